@@ -115,6 +115,7 @@ d = { 'settings': { 'branch': 'main',
                                   'unlearun.trainer.finetune': ('trainer.html#finetune', 'unlearun/trainer.py'),
                                   'unlearun.trainer.get_method': ('trainer.html#get_method', 'unlearun/trainer.py'),
                                   'unlearun.trainer.history': ('trainer.html#history', 'unlearun/trainer.py'),
+                                  'unlearun.trainer.load_builtin_methods': ('trainer.html#load_builtin_methods', 'unlearun/trainer.py'),
                                   'unlearun.trainer.make_training_args': ('trainer.html#make_training_args', 'unlearun/trainer.py'),
                                   'unlearun.trainer.register': ('trainer.html#register', 'unlearun/trainer.py'),
                                   'unlearun.trainer.train_method': ('trainer.html#train_method', 'unlearun/trainer.py')}}}
