@@ -1,0 +1,28 @@
+"""Write README.md from nbs/index.ipynb (what `nbdev_readme` does, without needing Quarto).
+
+Markdown cells are copied; code cells become ```python blocks with their stored text output;
+cells marked `#| hide` are left out. `python tools/make_readme.py --check` fails if README.md is stale.
+"""
+import json, sys
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+nb = json.loads((root / "nbs" / "index.ipynb").read_text())
+parts = []
+for cell in nb["cells"]:
+    src = "".join(cell["source"])
+    if cell["cell_type"] == "markdown":
+        parts.append(src)
+    elif cell["cell_type"] == "code" and not src.lstrip().startswith("#| hide"):
+        parts.append(f"```python\n{src}\n```")
+        text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        if text.strip():
+            parts.append("    " + text.rstrip().replace("\n", "\n    "))
+readme = "\n\n".join(parts).strip() + "\n"
+readme = "<!-- generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook -->\n\n" + readme
+path = root / "README.md"
+if "--check" in sys.argv:
+    if path.read_text() != readme:
+        sys.exit("README.md is out of date with nbs/index.ipynb: run python tools/make_readme.py")
+else:
+    path.write_text(readme)
