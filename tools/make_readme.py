@@ -15,14 +15,15 @@ for cell in nb["cells"]:
         parts.append(src)
     elif cell["cell_type"] == "code" and not src.lstrip().startswith("#| hide"):
         parts.append(f"```python\n{src}\n```")
-        text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) 
+                       if o.get("output_type") == "stream" and o.get("name") == "stdout")
         if text.strip():
             parts.append("    " + text.rstrip().replace("\n", "\n    "))
 readme = "\n\n".join(parts).strip() + "\n"
 readme = "<!-- generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook -->\n\n" + readme
 path = root / "README.md"
 if "--check" in sys.argv:
-    if path.read_text() != readme:
+    if path.read_bytes().decode("utf-8") != readme:
         sys.exit("README.md is out of date with nbs/index.ipynb: run python tools/make_readme.py")
 else:
-    path.write_text(readme)
+    path.write_bytes(readme.encode("utf-8"))
