@@ -208,12 +208,17 @@ def process_rank() -> int:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0)))
 
 class ForgetRetainDataset(Dataset):
-    "Forget examples, each paired with a retain example drawn by a per-rank seeded generator."
+    "Forget examples, each paired with a retain example drawn by a (seed, rank, epoch, index)-seeded generator."
     def __init__(self, forget:QASet, retain:QASet|None=None, seed:int=0, rank:int|None=None):
         self.forget, self.retain, self.seed = forget, retain, seed
         self.rank = process_rank() if rank is None else rank
-        self.rng = np.random.default_rng([seed, self.rank])
-        self.extras = {}
+        self.epoch, self.extras = 0, {}
+
+    def set_epoch(self, epoch:int): self.epoch = int(epoch)
+
+    def retain_index(self, i:int) -> int:
+        "Which retain example goes with forget example `i` in the current epoch."
+        return int(np.random.default_rng([self.seed, self.rank, self.epoch, i]).integers(len(self.retain.examples)))
 
     def add_extra(self, key:str, values:list):
         "Attach one value per forget example under `key` (e.g. cached reference log-probs)."
@@ -223,8 +228,7 @@ class ForgetRetainDataset(Dataset):
     def __len__(self): return len(self.forget.examples)
     def __getitem__(self, i):
         item = {"forget": self.forget.examples[i], "index": i}
-        if self.retain is not None:
-            item["retain"] = self.retain.examples[int(self.rng.integers(len(self.retain.examples)))]
+        if self.retain is not None: item["retain"] = self.retain.examples[self.retain_index(i)]
         for k, v in self.extras.items(): item[k] = v[i]
         return item
 
