@@ -11,7 +11,8 @@ from .data import QASet
 from .evaluation import answer_nll
 
 # %% auto #0
-__all__ = ['REMEDIES', 'TrainingDivergedError', 'robust_z', 'HealthMonitor']
+__all__ = ['REMEDIES', 'TrainingDivergedError', 'robust_z', 'HealthMonitor', 'plot_training', 'plot_tradeoff', 'plot_mia',
+           'plot_truth_ratios']
 
 # %% ../nbs/30_diagnostics.ipynb #2f20c406
 REMEDIES = {
@@ -97,3 +98,62 @@ class HealthMonitor(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, **kw):
         if self.probe_every and (self.forget or self.retain) and state.global_step % self.probe_every == 0:
             self.probe(model, state.global_step)
+
+# %% ../nbs/30_diagnostics.ipynb #dee2b4fd
+def _fig(ncols=1, w=4.2, h=2.8):
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, ncols, figsize=(w * ncols, h), dpi=72, squeeze=False)
+    return fig, list(axs[0])
+
+def plot_training(history:list[dict], # `Unlearning.history`: one record per step
+                  probes:list[dict]|None=None, # `HealthMonitor.probes`
+                  title:str="", ):
+    "Loss parts per step, and the probes of forget / retain NLL when given."
+    fig, axs = _fig(2 if probes else 1)
+    steps = [h.get("step", i + 1) for i, h in enumerate(history)]
+    for key, label in [("loss", "total loss"), ("forget_loss", "forget term"), ("retain_loss", "retain term")]:
+        if history and key in history[0]: axs[0].plot(steps, [h[key] for h in history], label=label)
+    axs[0].set_xlabel("step"); axs[0].set_ylabel("loss"); axs[0].legend(fontsize=7); axs[0].set_title(title or "training loss")
+    if probes:
+        ps = [p["step"] for p in probes]
+        for key, label in [("probe_forget_nll", "forget NLL"), ("probe_retain_nll", "retain NLL")]:
+            if key in probes[0]: axs[1].plot(ps, [p[key] for p in probes], marker="o", ms=3, label=label)
+        axs[1].set_xlabel("step"); axs[1].set_ylabel("answer NLL"); axs[1].legend(fontsize=7); axs[1].set_title("probes")
+    fig.tight_layout()
+    return fig
+
+def plot_tradeoff(runs:dict, # name -> (forgetting score, model utility)
+                  original:tuple|None=None, # (score, utility) of the model before unlearning
+                  retain:tuple|None=None, # (score, utility) of the retain model (the goal)
+                  xlabel:str="forget quality", log_x:bool=True):
+    "Forgetting against model utility for several runs, with the original and retain models marked."
+    fig, (ax,) = _fig(1, 4.6, 3.4)
+    for name, (x, y) in runs.items():
+        ax.scatter([x], [y], s=30); ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for pt, name, m in [(original, "original", "s"), (retain, "retain model", "*")]:
+        if pt is not None: ax.scatter([pt[0]], [pt[1]], marker=m, s=90, c="k", label=name)
+    if log_x: ax.set_xscale("log")
+    ax.set_xlabel(xlabel); ax.set_ylabel("model utility"); ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+def plot_mia(forget_scores, holdout_scores, auroc:float|None=None, attack:str="Min-K%"):
+    "Histograms of a membership-inference score on forget vs holdout."
+    fig, (ax,) = _fig(1)
+    ax.hist(np.asarray(forget_scores), bins=20, alpha=.6, label="forget")
+    ax.hist(np.asarray(holdout_scores), bins=20, alpha=.6, label="holdout")
+    ax.set_xlabel(f"{attack} score"); ax.set_ylabel("examples"); ax.legend(fontsize=7)
+    ax.set_title(f"MIA ({attack})" + (f": AUROC {auroc:.3f}" if auroc is not None else ""))
+    fig.tight_layout()
+    return fig
+
+def plot_truth_ratios(unlearned_tr, retain_tr, forget_quality:float|None=None):
+    "Forget-set truth-ratio distributions of the unlearned model and the retain model."
+    fig, (ax,) = _fig(1)
+    bins = np.linspace(0, max(1.0, float(np.max(unlearned_tr)), float(np.max(retain_tr))), 25)
+    ax.hist(np.asarray(unlearned_tr), bins=bins, alpha=.6, label="unlearned")
+    ax.hist(np.asarray(retain_tr), bins=bins, alpha=.6, label="retain model")
+    ax.set_xlabel("truth ratio R"); ax.set_ylabel("examples"); ax.legend(fontsize=7)
+    ax.set_title("truth ratios on forget" + (f" (forget quality {forget_quality:.3g})" if forget_quality is not None else ""))
+    fig.tight_layout()
+    return fig
