@@ -4,17 +4,20 @@
 
 # %% ../nbs/40_api.ipynb #675ac330
 from __future__ import annotations
-import json, os, platform, shutil, tempfile, time, warnings
+import datetime, json, math, os, platform, shutil, tempfile, time, warnings
 from pathlib import Path
 import torch, transformers
 import unlearun
 from .data import load_qa
+from .diagnostics import HealthMonitor, diagnose, forget_left, pareto_front, remedies_for, utility_kept
 from .evaluation import DEFAULT_METRICS, METRICS, Evaluator
+from .io import atomic_dir
 from .models import load_model
 from .trainer import METHODS, get_method, history, load_builtin_methods, make_training_args, train_method
 
 # %% auto #0
-__all__ = ['EVAL_METRICS', 'Unlearning', 'load_data', 'run', 'evaluate', 'report', 'unlearning_config', 'save_model']
+__all__ = ['EVAL_METRICS', 'Unlearning', 'load_data', 'run', 'evaluate', 'report', 'TuneResult', 'tune', 'unlearning_config',
+           'audit_record', 'save_model']
 
 # %% ../nbs/40_api.ipynb #6a66bebe
 class Unlearning:
@@ -26,17 +29,18 @@ class Unlearning:
                  device:str|None=None, # by default cuda if present, else cpu
                  torch_dtype=None, # weight dtype; float32 by default (GPUs train with bf16/fp16 autocast)
                  trust_remote_code:bool=False, # run code shipped with a hub checkpoint (only if you trust it)
+                 allow_pickle:bool=False, # accept pickle-based weights (pytorch_model.bin); safetensors only by default
                  seed:int=42, # seeds training and the retain draws
                  **method_args, # the method's hyperparameters, e.g. gamma=1.0, alpha=1.0, retain_loss_type="KL"
                 ):
         self.method = get_method(method, **method_args)
         self.model_name = model if isinstance(model, (str, os.PathLike)) else type(model).__name__
         self.model, self.tokenizer = load_model(model, tokenizer, device=device, torch_dtype=torch_dtype,
-                                                trust_remote_code=trust_remote_code)
+                                                trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
         self.device, self.output_dir, self.seed = device, Path(output_dir), seed
         self.forget = self.retain = self.holdout = None
         self.utility, self.results, self.retain_model_stats = {}, {}, None
-        self.history, self.training, self.trainer = [], {}, None
+        self.history, self.training, self.trainer, self.monitor = [], {}, None, None
 
     def __repr__(self):
         data = ", ".join(f"{s.name}={len(s)}" for s in (self.forget, self.retain, self.holdout, *self.utility.values())
@@ -68,19 +72,42 @@ def load_data(self:Unlearning, forget_data, retain_data=None,
 Unlearning.load_data = load_data
 
 # %% ../nbs/40_api.ipynb #d0019f43
-def run(self:Unlearning, batch_size:int=8, learning_rate:float=1e-5, num_epochs:float=5, **training_args) -> Unlearning:
+def _merge_probes(hist:list[dict], probes:list[dict]) -> list[dict]:
+    by_step = {p["step"]: p for p in probes}
+    return [{**h, **{k: v for k, v in by_step.get(h.get("step"), {}).items() if k != "step"}} for h in hist]
+
+def _is_oom(e:BaseException) -> bool:
+    return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
+        isinstance(e, RuntimeError) and ("out of memory" in str(e).lower() or "can't allocate memory" in str(e).lower()))
+
+def run(self:Unlearning, batch_size:int=8, learning_rate:float=1e-5, num_epochs:float=5,
+        monitor:bool=True, # attach a HealthMonitor (NaN guard, spikes, probes, retain collapse)
+        probe_every:int=10, # steps between probes of forget / retain NLL
+        callbacks:list|None=None, # more `TrainerCallback`s
+        resume_from_checkpoint:bool|str|None=None, # True: the last checkpoint in output_dir; or a checkpoint folder
+        **training_args) -> Unlearning:
     "Unlearn the forget set; extra keywords are `TrainingArguments` fields."
     if self.forget is None: raise RuntimeError("Call load_data(...) before run().")
     args = make_training_args(self.output_dir, batch_size, learning_rate, num_epochs, seed=self.seed,
                               device=self.device, **training_args)
-    start = time.time()
-    self.trainer = train_method(self.method, self.model, self.tokenizer, self.forget, self.retain, args=args)
+    self.monitor = HealthMonitor(self.forget, self.retain, probe_every=probe_every) if monitor else None
+    cbs = [*(callbacks or []), *([self.monitor] if self.monitor else [])]
+    self.training = dict(batch_size=batch_size, learning_rate=learning_rate, num_epochs=num_epochs,
+                         **{k: v for k, v in training_args.items() if isinstance(v, (int, float, str, bool))})
+    start, self.training["started_at"] = time.time(), datetime.datetime.now(datetime.timezone.utc).isoformat()
+    try:
+        self.trainer = train_method(self.method, self.model, self.tokenizer, self.forget, self.retain, args=args,
+                                    callbacks=cbs, resume_from_checkpoint=resume_from_checkpoint)
+    except Exception as e:
+        if not _is_oom(e): raise
+        lines, _ = remedies_for("memory", self.method.name, self.method.hparams(), self.training)
+        raise MemoryError(f"Out of memory while training {self.method.name!r} ({type(e).__name__}). "
+                          f"Try: {'; '.join(lines)}.") from e
     self.trainer.ref_model = None                                   # release the reference copy
     self.model.eval()
-    self.history = history(self.trainer.state.log_history)
-    self.training = dict(batch_size=batch_size, learning_rate=learning_rate, num_epochs=num_epochs,
-                         steps=self.trainer.state.global_step, seconds=round(time.time() - start, 2),
-                         **{k: v for k, v in training_args.items() if isinstance(v, (int, float, str, bool))})
+    self.history = _merge_probes(history(self.trainer.state.log_history), self.monitor.probes if self.monitor else [])
+    self.training.update(steps=self.trainer.state.global_step, seconds=round(time.time() - start, 2),
+                         finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
     return self
 Unlearning.run = run
 
@@ -129,9 +156,91 @@ def report(self:Unlearning) -> str:
 Unlearning.report = report
 
 # %% ../nbs/40_api.ipynb #d4c0a5c1
+def _diagnose(self:Unlearning):
+    "Diagnose this run from its evaluations before and after `run` and its health events."
+    b, a = self.results.get("before"), self.results.get("after")
+    if not b or not a:
+        raise RuntimeError("diagnose() compares two evaluations: call evaluate(...) before run() and again after it.")
+    return diagnose(b, a, self.method.name, self.method.hparams(), self.training, self.monitor.events if self.monitor else None)
+Unlearning.diagnose = _diagnose
+
+class TuneResult:
+    "The trials of `Unlearning.tune`: `table` (one row per run), `pareto` (row indices) and `best` (a configuration)."
+    def __init__(self, table, pareto, best): self.table, self.pareto, self.best = table, pareto, best
+    def __repr__(self):
+        cols = ["trial", "config", "forgetting", "utility_kept", "diagnosis"]
+        rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for r in self.table:
+            mark = " *" if r["trial"] in self.pareto else ""
+            rows.append(f"| {r['trial']}{mark} | {r['config']} | {r['forgetting']:.3f} | {r['utility_kept']:.3f} | {', '.join(r['diagnosis'])} |")
+        return "\n".join(rows) + f"\n\nbest: {self.best}  (* = Pareto front)"
+
+def tune(self:Unlearning, budget:int=6, # number of unlearning runs to try
+         batch_size:int=8, learning_rate:float=1e-5, num_epochs:float=5, # the starting configuration
+         retain_model=None, # model, folder or retain_model_stats: forgetting is then measured by forget quality
+         **training_args) -> TuneResult:
+    "Search the method's key arguments guided by the diagnosis; returns the trials, the Pareto front and the best."
+    if self.forget is None: raise RuntimeError("Call load_data(...) before tune().")
+    if not isinstance(budget, int) or budget < 1: raise ValueError(f"budget must be a positive whole number, got {budget!r}.")
+    init = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+    method0, ref = self.method, retain_model if retain_model is not None else self.retain_model_stats
+    metrics = ["perplexity", "rouge", "model_utility"] + (["forget_quality"] if ref is not None else [])
+    def score():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain, holdout=self.holdout,
+                             utility=self.utility, retain_model=ref, batch_size=16, progress=False).evaluate(metrics)
+    before = score()
+    if "retain_model_stats" in before: ref = before["retain_model_stats"]
+    config = {"learning_rate": learning_rate, "num_epochs": num_epochs, **method0.hparams()}
+    table, seen, saved = [], set(), (self.trainer, self.history, self.training, self.monitor)
+    try:
+        for trial in range(budget):
+            key = json.dumps(config, sort_keys=True)
+            if key in seen: break
+            seen.add(key)
+            self.model.load_state_dict(init)
+            hp = {k: v for k, v in config.items() if k not in ("learning_rate", "num_epochs")}
+            self.method = get_method(method0.name, **hp)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.run(batch_size=batch_size, learning_rate=config["learning_rate"], num_epochs=config["num_epochs"],
+                         disable_tqdm=True, **training_args)
+            after = score()
+            d = diagnose(before, after, method0.name, hp, self.training, self.monitor.events if self.monitor else None)
+            f, _ = forget_left(before, after); u, _ = utility_kept(before, after)
+            fq = after.get("forget_quality")
+            forgetting = float(fq) if ref is not None and fq is not None and math.isfinite(fq) else 1 - (f if f is not None else 1)
+            table.append(dict(trial=trial, config=dict(config), forgetting=forgetting, utility_kept=u if u is not None else float("nan"),
+                              forget_left=f, diagnosis=d.symptoms))
+            nxt = {k: v for k, v in d.suggestion.items() if k in config}
+            if not nxt:   # healthy: try a bolder step to see whether more forgetting is free
+                nxt = {"learning_rate": config["learning_rate"] * 1.5}
+            config = {**config, **nxt}
+    finally:
+        self.model.load_state_dict(init)
+        self.method = method0
+        self.trainer, self.history, self.training, self.monitor = saved
+    pts = [(r["forgetting"], r["utility_kept"]) for r in table]
+    front = [table[i]["trial"] for i in pareto_front(pts)]
+    enough = [r for r in table if r["trial"] in front and r["forget_left"] is not None and r["forget_left"] <= 0.5]
+    best = max(enough, key=lambda r: r["utility_kept"]) if enough else max((r for r in table if r["trial"] in front),
+                                                                           key=lambda r: r["forgetting"])
+    return TuneResult(table, front, dict(best["config"]))
+Unlearning.tune = tune
+
+# %% ../nbs/40_api.ipynb #035d92d3
 def _data_card(s):
     return None if s is None else {"n_examples": len(s), "sha256": s.sha256, "n_truncated": s.n_truncated,
                                    "max_length": s.max_length, "chat_template": s.use_chat_template}
+
+def _versions() -> dict:
+    import importlib.metadata as md
+    out = {"unlearun": unlearun.__version__, "python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("torch", "transformers", "accelerate", "datasets", "safetensors", "tokenizers", "peft", "scikit-learn", "scipy"):
+        try: out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError: pass
+    return out
 
 def unlearning_config(self:Unlearning) -> dict:
     "What was unlearned and how, without any of the data's text."
@@ -139,29 +248,30 @@ def unlearning_config(self:Unlearning) -> dict:
             "base_model": str(self.model_name), "seed": self.seed,
             "data": {**{k: _data_card(getattr(self, k)) for k in ("forget", "retain", "holdout")},
                      **{k: _data_card(v) for k, v in self.utility.items()}},
-            "versions": {"unlearun": unlearun.__version__, "torch": torch.__version__,
-                         "transformers": transformers.__version__, "python": platform.python_version()}}
+            "versions": _versions()}
 Unlearning.unlearning_config = unlearning_config
 
+def audit_record(self:Unlearning) -> dict:
+    "The audit record: hashes of what was forgotten, method, versions, times and metrics; no forget text."
+    f = self.forget
+    return {"what_was_unlearned": None if f is None else {"n_examples": len(f), "set_sha256": f.sha256,
+                                                         "example_sha256": f.record_hashes},
+            "retain_set_sha256": None if self.retain is None else self.retain.sha256,
+            "method": self.method.name, "arguments": self.method.hparams(), "training": self.training,
+            "base_model": str(self.model_name), "seed": self.seed,
+            "metrics": {stage: _scalars(r) for stage, r in self.results.items()},
+            "health_events": [{k: v for k, v in e.items() if k != "message"} for e in (self.monitor.events if self.monitor else [])],
+            "versions": _versions(),
+            "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+Unlearning.audit_record = audit_record
+
 def save_model(self:Unlearning, path:str, overwrite:bool=False) -> Path:
-    "Save weights (safetensors), tokenizer and `unlearning_config.json` atomically."
+    "Save weights (safetensors), tokenizer, `unlearning_config.json` and `audit.json` atomically."
     path = Path(path)
-    if path.exists() and not path.is_dir(): raise FileExistsError(f"save_model: {path} is a file, not a folder.")
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(f"save_model: {path} is not empty; pass overwrite=True to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    try:
+    with atomic_dir(path, overwrite=overwrite) as tmp:   # refuses a non-empty folder unless overwrite=True
         self.model.save_pretrained(tmp)
         self.tokenizer.save_pretrained(tmp)
         (tmp / "unlearning_config.json").write_text(json.dumps(self.unlearning_config(), indent=2))
-        if path.exists():                       # empty, or overwrite=True: move the old one aside first
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-            path.rename(old / path.name)
-            tmp.rename(path)
-            shutil.rmtree(old)
-        else: tmp.rename(path)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "audit.json").write_text(json.dumps(self.audit_record(), indent=2))
     return path
 Unlearning.save_model = save_model

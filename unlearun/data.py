@@ -88,7 +88,7 @@ def _text(rec, key, loc, required=True):
                          f"Choose the fields with question_key=... / answer_key=... in load_data.")
     v = rec[key]
     if not isinstance(v, str):
-        raise TypeError(f"{loc}: field '{key}' must be a string, got {type(v).__name__} ({str(v)[:40]!r}).")
+        raise TypeError(f"{loc}: field '{key}' must be a string, got {type(v).__name__}.")  # never echo the data
     if not v.strip(): raise ValueError(f"{loc}: field '{key}' is an empty string.")
     return v
 
@@ -100,7 +100,8 @@ def _texts(rec, key, loc):
         raise TypeError(f"{loc}: field '{key}' must be a string or a non-empty list of strings, got {type(v).__name__}.")
     for j, s in enumerate(vs):
         if not isinstance(s, str) or not s.strip():
-            raise TypeError(f"{loc}: field '{key}'[{j}] must be a non-empty string, got {s!r:.40}.")
+            raise TypeError(f"{loc}: field '{key}'[{j}] must be a non-empty string, got "
+                            f"{'an empty string' if isinstance(s, str) else type(s).__name__}.")
     return list(vs)
 
 def normalize_records(records:list[dict], locs:list[str],

@@ -11,8 +11,9 @@ from .data import QASet
 from .evaluation import answer_nll
 
 # %% auto #0
-__all__ = ['REMEDIES', 'TrainingDivergedError', 'robust_z', 'HealthMonitor', 'plot_training', 'plot_tradeoff', 'plot_mia',
-           'plot_truth_ratios']
+__all__ = ['REMEDIES', 'THRESHOLDS', 'TrainingDivergedError', 'robust_z', 'HealthMonitor', 'plot_training', 'plot_tradeoff',
+           'plot_mia', 'plot_truth_ratios', 'utility_kept', 'forget_left', 'remedies_for', 'Finding', 'Diagnosis',
+           'diagnose', 'pareto_front']
 
 # %% ../nbs/30_diagnostics.ipynb #2f20c406
 REMEDIES = {
@@ -157,3 +158,127 @@ def plot_truth_ratios(unlearned_tr, retain_tr, forget_quality:float|None=None):
     ax.set_title("truth ratios on forget" + (f" (forget quality {forget_quality:.3g})" if forget_quality is not None else ""))
     fig.tight_layout()
     return fig
+
+# %% ../nbs/30_diagnostics.ipynb #45880992
+THRESHOLDS = dict(utility_low=0.8, utility_severe=0.5, forget_left_high=0.8, forget_left_ok=0.5)
+
+def _num(x):
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(float(x)) else None
+
+def utility_kept(before:dict, after:dict) -> tuple[float|None, str]:
+    "Share of model utility kept (after / before), or of retain log-perplexity, with a description."
+    b, a = _num(before.get("model_utility")), _num(after.get("model_utility"))
+    if b and a is not None: return a / b, f"model utility {b:.3f} -> {a:.3f}"
+    b, a = _num(before.get("perplexity", {}).get("retain")), _num(after.get("perplexity", {}).get("retain"))
+    if b and a: return math.log(b) / max(math.log(a), 1e-12) if a > 1 else 1.0, f"retain perplexity {b:.3g} -> {a:.3g}"
+    return None, "no model utility or retain perplexity"
+
+def forget_left(before:dict, after:dict) -> tuple[float|None, str]:
+    "Share of forget knowledge left (ROUGE-L recall after / before, or forget NLL before / after)."
+    r = lambda res: _num(res.get("rouge", {}).get("forget", {}).get("rougeL_recall"))
+    b, a = r(before), r(after)
+    if b and a is not None: return a / b, f"forget ROUGE-L recall {b:.3f} -> {a:.3f}"
+    b, a = _num(before.get("perplexity", {}).get("forget")), _num(after.get("perplexity", {}).get("forget"))
+    if b and a: return math.log(b) / max(math.log(a), 1e-12) if a > 1 else 1.0, f"forget perplexity {b:.3g} -> {a:.3g}"
+    return None, "no forget ROUGE or perplexity"
+
+# %% ../nbs/30_diagnostics.ipynb #fbcab685
+def _fmt(x): return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+def remedies_for(symptom:str, method:str|None=None, hparams:dict|None=None, training:dict|None=None) -> tuple[list[str], dict]:
+    "Concrete remedies for `symptom` given the run's method arguments and training settings: (lines, changes)."
+    hp, tr, lines, changes = dict(hparams or {}), dict(training or {}), [], {}
+    def change(name, old, new):
+        if old is None: return
+        changes.setdefault(name, new); lines.append(f"{name}: {_fmt(old)} -> {_fmt(new)}")
+    lr, ep = tr.get("learning_rate"), tr.get("num_epochs")
+    if symptom == "forgets_too_much":
+        if "gamma" in hp: change("gamma", hp["gamma"], hp["gamma"] * 0.5)
+        if "alpha" in hp: change("alpha", hp["alpha"], hp["alpha"] * 2)
+        if "steering_coeff" in hp: change("steering_coeff", hp["steering_coeff"], hp["steering_coeff"] * 0.5)
+        if lr: change("learning_rate", lr, lr * 0.4)
+        if ep: change("num_epochs", ep, max(1, ep // 2) if ep > 1 else ep / 2)
+        if method == "grad_ascent": lines.append("switch to grad_diff (its retain term protects utility)")
+    elif symptom == "not_forgetting":
+        if "gamma" in hp: change("gamma", hp["gamma"], hp["gamma"] * 2)
+        if "alpha" in hp and hp["alpha"] > 0: change("alpha", hp["alpha"], hp["alpha"] * 0.5)
+        if "steering_coeff" in hp: change("steering_coeff", hp["steering_coeff"], hp["steering_coeff"] * 2)
+        if lr: change("learning_rate", lr, lr * 2.5)
+        if method in ("grad_ascent", "grad_diff"): lines.append("a stronger method: npo or rmu")
+    elif symptom == "instability":
+        if lr: change("learning_rate", lr, lr * 0.3)
+        if not tr.get("max_grad_norm", 1.0): change("max_grad_norm", tr.get("max_grad_norm", 0.0), 1.0)
+        lines += REMEDIES["instability"][2:]
+    elif symptom == "memory":
+        bs = tr.get("batch_size")
+        if bs and bs > 1:
+            change("batch_size", bs, bs // 2)
+            change("gradient_accumulation_steps", tr.get("gradient_accumulation_steps", 1), 2 * tr.get("gradient_accumulation_steps", 1))
+        lines += ["gradient_checkpointing=True", "use a smaller model (or LoRA)"]
+    return lines, changes
+
+# %% ../nbs/30_diagnostics.ipynb #31576cef
+class Finding:
+    "One diagnosed symptom: severity, the numbers behind it and what to change."
+    def __init__(self, symptom:str, severity:str, evidence:list[str], remedies:list[str], changes:dict|None=None):
+        self.symptom, self.severity, self.evidence, self.remedies, self.changes = symptom, severity, evidence, remedies, changes or {}
+    def __repr__(self): return f"Finding({self.symptom!r}, {self.severity!r})"
+
+_TITLES = {"forgets_too_much": "Model forgets too much", "not_forgetting": "Model doesn't forget enough",
+           "instability": "Training instability", "memory": "Memory issues", "ok": "Looks healthy"}
+_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+class Diagnosis:
+    "The findings of `diagnose`, most severe first, with `suggestion` (new argument values) and a readable `str`."
+    def __init__(self, findings:list[Finding]):
+        self.findings = sorted(findings, key=lambda f: _ORDER[f.severity])
+        self.suggestion = {}
+        for f in self.findings:
+            if f.symptom != "ok":
+                for k, v in f.changes.items(): self.suggestion.setdefault(k, v)
+    @property
+    def symptoms(self) -> list[str]: return [f.symptom for f in self.findings]
+    def __str__(self):
+        out = []
+        for f in self.findings:
+            out.append(f"[{f.severity}] {_TITLES.get(f.symptom, f.symptom)}")
+            out += [f"    evidence: {e}" for e in f.evidence]
+            out += [f"    try: {r}" for r in f.remedies]
+        return "\n".join(out)
+    def __repr__(self): return str(self)
+    def _repr_markdown_(self): return "```\n" + str(self) + "\n```"
+
+def diagnose(before:dict, after:dict, # results of evaluate() before and after unlearning
+             method:str|None=None, hparams:dict|None=None, training:dict|None=None, # the run's settings
+             events:list[dict]|None=None, # HealthMonitor.events
+             thresholds:dict|None=None) -> Diagnosis:
+    "Which troubleshooting symptoms apply to a run, with evidence and concrete remedies."
+    th = {**THRESHOLDS, **(thresholds or {})}
+    findings, rem = [], lambda s: remedies_for(s, method, hparams, training)
+    u, u_ev = utility_kept(before, after)
+    f, f_ev = forget_left(before, after)
+    fq = _num(after.get("forget_quality"))
+    ev = [u_ev, f_ev] + ([f"forget quality {fq:.3g} ({(after.get('forget_quality_info') or {}).get('reference', '?')})"]
+                         if fq is not None else [])
+    if u is not None and u < th["utility_low"]:
+        findings.append(Finding("forgets_too_much", "high" if u < th["utility_severe"] else "medium",
+                                [f"utility kept {u:.2f} (< {th['utility_low']})"] + ev, *rem("forgets_too_much")))
+    if f is not None and f > th["forget_left_ok"]:
+        findings.append(Finding("not_forgetting", "high" if f > th["forget_left_high"] else "medium",
+                                [f"forget knowledge left {f:.2f} (> {th['forget_left_ok']})"] + ev, *rem("not_forgetting")))
+    bad = [e for e in (events or []) if e["kind"] in ("loss_spike", "nonfinite_loss")]
+    if bad:
+        findings.append(Finding("instability", "medium", [f"step {e['step']}: {e['kind']}" for e in bad[:5]],
+                                *rem("instability")))
+    if not findings:
+        findings.append(Finding("ok", "info", [f"utility kept {u:.2f}" if u is not None else u_ev,
+                                               f"forget knowledge left {f:.2f}" if f is not None else f_ev] + ev[2:], []))
+    return Diagnosis(findings)
+
+# %% ../nbs/30_diagnostics.ipynb #d3ca10e7
+def pareto_front(points:list[tuple[float, float]]) -> list[int]:
+    "Indices of the points not dominated by another (maximising both coordinates)."
+    keep = []
+    for i, (x, y) in enumerate(points):
+        if not any((a >= x and b >= y) and (a > x or b > y) for j, (a, b) in enumerate(points) if j != i): keep.append(i)
+    return keep
