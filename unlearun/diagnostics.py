@@ -13,7 +13,7 @@ from .evaluation import answer_nll
 # %% auto #0
 __all__ = ['REMEDIES', 'THRESHOLDS', 'TrainingDivergedError', 'robust_z', 'HealthMonitor', 'plot_training', 'plot_tradeoff',
            'plot_mia', 'plot_truth_ratios', 'utility_kept', 'forget_left', 'remedies_for', 'Finding', 'Diagnosis',
-           'diagnose', 'pareto_front']
+           'diagnose', 'pareto_front', 'runs_panel']
 
 # %% ../nbs/30_diagnostics.ipynb #2f20c406
 REMEDIES = {
@@ -91,7 +91,7 @@ class HealthMonitor(TrainerCallback):
             self._event(state.global_step, "nonfinite_loss", f"loss is {loss}", loss=loss)
             return
         w = self._losses[-self.spike_window:]
-        if len(w) >= 5 and abs(z := robust_z(w, loss)) > self.spike_z:
+        if len(w) >= 5 and (z := robust_z(w, loss)) > self.spike_z:   # only upward jumps: a falling loss is progress
             self._event(state.global_step, "loss_spike", f"loss spike {loss:.4g} (robust z = {z:.1f} over the last "
                         f"{len(w)} steps); try: {', '.join(REMEDIES['instability'][:2])}.", loss=loss, z=z)
         self._losses.append(loss)
@@ -282,3 +282,28 @@ def pareto_front(points:list[tuple[float, float]]) -> list[int]:
     for i, (x, y) in enumerate(points):
         if not any((a >= x and b >= y) and (a > x or b > y) for j, (a, b) in enumerate(points) if j != i): keep.append(i)
     return keep
+
+# %% ../nbs/30_diagnostics.ipynb #52aa1189
+def _run_parts(run) -> tuple[list, list, str]:
+    if isinstance(run, dict): return run.get("history", []), run.get("probes") or [], str(run.get("diagnosis", ""))
+    probes = run.monitor.probes if getattr(run, "monitor", None) else []
+    try: diag = str(run.diagnose())
+    except RuntimeError as e: diag = str(e)
+    return run.history, probes, diag
+
+def runs_panel(runs:dict):
+    "An ipywidgets panel: pick a run, see its training curves and diagnosis."
+    try: import ipywidgets as widgets
+    except ImportError: raise ImportError("runs_panel needs ipywidgets: pip install ipywidgets") from None
+    from IPython.display import display
+    import matplotlib.pyplot as plt
+    pick, out = widgets.Dropdown(options=list(runs), description="run"), widgets.Output()
+    def show(name):
+        hist, probes, diag = _run_parts(runs[name])
+        out.clear_output(wait=True)
+        with out:
+            fig = plot_training(hist, probes or None, title=name); display(fig); plt.close(fig)
+            print(diag)
+    pick.observe(lambda change: show(change["new"]), names="value")
+    show(pick.value)
+    return widgets.VBox([pick, out])
