@@ -194,7 +194,7 @@ def remedies_for(symptom:str, method:str|None=None, hparams:dict|None=None, trai
     lr, ep = tr.get("learning_rate"), tr.get("num_epochs")
     if symptom == "forgets_too_much":
         if "gamma" in hp: change("gamma", hp["gamma"], hp["gamma"] * 0.5)
-        if "alpha" in hp: change("alpha", hp["alpha"], hp["alpha"] * 2)
+        if "alpha" in hp: change("alpha", hp["alpha"], hp["alpha"] * 2 if hp["alpha"] > 0 else 1.0)  # 0 -> 1 turns the retain term on
         if "steering_coeff" in hp: change("steering_coeff", hp["steering_coeff"], hp["steering_coeff"] * 0.5)
         if lr: change("learning_rate", lr, lr * 0.4)
         if ep: change("num_epochs", ep, max(1, ep // 2) if ep > 1 else ep / 2)
