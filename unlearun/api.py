@@ -12,7 +12,9 @@ from .data import load_qa
 from .diagnostics import HealthMonitor, diagnose, forget_left, pareto_front, remedies_for, utility_kept
 from .evaluation import DEFAULT_METRICS, METRICS, Evaluator
 from .io import atomic_dir
-from .models import load_model
+from .distributed import barrier, is_main_process
+from .lora import apply_lora, lora_config, save_lora
+from .models import is_peft_model, load_model
 from .trainer import METHODS, get_method, history, load_builtin_methods, make_training_args, train_method
 
 # %% auto #0
@@ -31,12 +33,20 @@ class Unlearning:
                  trust_remote_code:bool=False, # run code shipped with a hub checkpoint (only if you trust it)
                  allow_pickle:bool=False, # accept pickle-based weights (pytorch_model.bin); safetensors only by default
                  seed:int=42, # seeds training and the retain draws
+                 peft_config=None, # a `peft.LoraConfig` (or other peft config): train adapters instead of all weights
+                 lora_r:int|None=None, # short form: LoRA of this rank on every linear layer (RMU: MLP output projections)
                  **method_args, # the method's hyperparameters, e.g. gamma=1.0, alpha=1.0, retain_loss_type="KL"
                 ):
         self.method = get_method(method, **method_args)
         self.model_name = model if isinstance(model, (str, os.PathLike)) else type(model).__name__
         self.model, self.tokenizer = load_model(model, tokenizer, device=device, torch_dtype=torch_dtype,
                                                 trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
+        if peft_config is not None and lora_r is not None: raise ValueError("Pass peft_config= or lora_r=, not both.")
+        if peft_config is not None or lora_r is not None:   # LoRA: the reference is the base model, adapters disabled
+            self.model = apply_lora(self.model, peft_config or lora_config(lora_r, method=self.method.name))
+        self.lora = None if not is_peft_model(self.model) else {
+            k: (sorted(v) if isinstance(v, set) else v) for k, v in self.model.peft_config["default"].to_dict().items()
+            if k in ("peft_type", "r", "lora_alpha", "lora_dropout", "target_modules")}
         self.device, self.output_dir, self.seed = device, Path(output_dir), seed
         self.forget = self.retain = self.holdout = None
         self.utility, self.results, self.retain_model_stats = {}, {}, None
@@ -245,7 +255,7 @@ def _versions() -> dict:
 def unlearning_config(self:Unlearning) -> dict:
     "What was unlearned and how, without any of the data's text."
     return {"method": self.method.name, "hyperparameters": self.method.hparams(), "training": self.training,
-            "base_model": str(self.model_name), "seed": self.seed,
+            "base_model": str(self.model_name), "seed": self.seed, "lora": self.lora,
             "data": {**{k: _data_card(getattr(self, k)) for k in ("forget", "retain", "holdout")},
                      **{k: _data_card(v) for k, v in self.utility.items()}},
             "versions": _versions()}
@@ -265,13 +275,19 @@ def audit_record(self:Unlearning) -> dict:
             "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
 Unlearning.audit_record = audit_record
 
-def save_model(self:Unlearning, path:str, overwrite:bool=False) -> Path:
+def save_model(self:Unlearning, path:str, overwrite:bool=False,
+               merge:bool=True, # LoRA: save the model with the adapters merged in (False: the adapter only)
+              ) -> Path:
     "Save weights (safetensors), tokenizer, `unlearning_config.json` and `audit.json` atomically."
     path = Path(path)
-    with atomic_dir(path, overwrite=overwrite) as tmp:   # refuses a non-empty folder unless overwrite=True
-        self.model.save_pretrained(tmp)
-        self.tokenizer.save_pretrained(tmp)
-        (tmp / "unlearning_config.json").write_text(json.dumps(self.unlearning_config(), indent=2))
-        (tmp / "audit.json").write_text(json.dumps(self.audit_record(), indent=2))
+    if is_main_process():                                # several processes: one writes, the others wait
+        with atomic_dir(path, overwrite=overwrite) as tmp:   # refuses a non-empty folder unless overwrite=True
+            if is_peft_model(self.model): save_lora(self.model, tmp, merge=merge)
+            else: self.model.save_pretrained(tmp)
+            self.tokenizer.save_pretrained(tmp)
+            (tmp / "unlearning_config.json").write_text(json.dumps({**self.unlearning_config(), "saved": (
+                "merged" if merge else "adapter") if self.lora else "full"}, indent=2))
+            (tmp / "audit.json").write_text(json.dumps(self.audit_record(), indent=2))
+    barrier()
     return path
 Unlearning.save_model = save_model

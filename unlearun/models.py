@@ -11,7 +11,8 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 # %% auto #0
-__all__ = ['default_device', 'mixed_precision', 'prepare_tokenizer', 'load_model', 'frozen_copy']
+__all__ = ['default_device', 'mixed_precision', 'prepare_tokenizer', 'load_model', 'frozen_copy', 'is_peft_model', 'unwrap_model',
+           'AdapterDisabledReference', 'reference_model']
 
 # %% ../nbs/02_models.ipynb #9b3a73d9
 def default_device() -> str:
@@ -90,3 +91,37 @@ def frozen_copy(model:nn.Module) -> nn.Module:
     ref.eval()
     for p in ref.parameters(): p.requires_grad_(False)
     return ref
+
+# %% ../nbs/02_models.ipynb #b3c6c1d6
+def is_peft_model(model) -> bool:
+    "Whether `model` (possibly DDP-wrapped) is a `peft.PeftModel` with adapters."
+    model = unwrap_model(model, peft=False)
+    return hasattr(model, "disable_adapter") and hasattr(model, "get_base_model")
+
+def unwrap_model(model:nn.Module, peft:bool=True) -> nn.Module:
+    "`model` without its DDP/FSDP (`.module`) wrappers and, if `peft`, without its `PeftModel` wrapper."
+    while isinstance(getattr(model, "module", None), nn.Module): model = model.module
+    if peft and hasattr(model, "get_base_model") and hasattr(model, "disable_adapter"): model = model.get_base_model()
+    return model
+
+# %% ../nbs/02_models.ipynb #d9aa0960
+class AdapterDisabledReference(nn.Module):
+    "The base model of a LoRA `model` as a frozen reference: calls run with adapters disabled, in eval mode, no grad."
+    def __init__(self, model:nn.Module):
+        super().__init__()
+        if not is_peft_model(model): raise ValueError("AdapterDisabledReference needs a peft.PeftModel.")
+        # plain attributes, not submodules: .to() / state_dict() of the reference never touch the trained weights;
+        # `.module` lets `unwrap_model` find the layers through the view
+        object.__setattr__(self, "peft_model", unwrap_model(model, peft=False))
+        object.__setattr__(self, "module", self.peft_model)
+    def forward(self, *args, **kwargs):
+        m = self.peft_model
+        was = m.training
+        m.eval()
+        try:
+            with torch.no_grad(), m.disable_adapter(): return m(*args, **kwargs)
+        finally: m.train(was)
+
+def reference_model(model:nn.Module) -> nn.Module:
+    "A frozen reference for `model`: its adapters disabled if it is a LoRA model, else a `frozen_copy`."
+    return AdapterDisabledReference(model) if is_peft_model(model) else frozen_copy(model)

@@ -12,7 +12,7 @@ import torch
 from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback, TrainingArguments
 from .data import ForgetRetainDataset, QASet, UnlearnCollator, load_qa
 from .losses import joint_forward, mean_nll, token_logps
-from .models import frozen_copy, mixed_precision
+from .models import default_device, mixed_precision, reference_model
 
 # %% auto #0
 __all__ = ['METHODS', 'register', 'UnlearningMethod', 'load_builtin_methods', 'get_method', 'EpochCallback',
@@ -120,7 +120,9 @@ def make_training_args(output_dir:str, batch_size:int=8, learning_rate:float=1e-
     args = dict(output_dir=str(output_dir), per_device_train_batch_size=int(batch_size), learning_rate=learning_rate,
                 num_train_epochs=num_epochs, seed=seed, logging_steps=1, report_to="none", save_strategy="no",
                 remove_unused_columns=False, bf16=mp == "bf16", fp16=mp == "fp16", max_grad_norm=1.0,
-                use_cpu=device == "cpu" and torch.cuda.is_available(), dataloader_pin_memory=torch.cuda.is_available())
+                # use_cpu also on a CPU-only machine: a multi-process launch then runs DDP over gloo (without it,
+                # transformers sees no distributed device and each process would train on its own)
+                use_cpu=(device or default_device()) == "cpu", dataloader_pin_memory=torch.cuda.is_available())
     fields = {f.name for f in dataclasses.fields(TrainingArguments)}
     for k in kwargs:
         if k not in fields: raise ValueError(f"run(): unknown training argument {k!r}; pass TrainingArguments fields.")
@@ -137,7 +139,7 @@ def train_method(method:UnlearningMethod, model, tokenizer, forget:QASet, retain
     "Train `model` in place with `method` on `forget` (and `retain`); returns the finished trainer."
     if method.needs_retain and retain is None:
         raise ValueError(f"Method {method.name!r} needs retain_data: pass retain_data= to load_data.")
-    if method.needs_reference and ref_model is None: ref_model = frozen_copy(model)
+    if method.needs_reference and ref_model is None: ref_model = reference_model(model)   # LoRA: adapters disabled, no copy
     args = args or make_training_args(tempfile.mkdtemp())
     ds = ForgetRetainDataset(forget, retain if method.needs_retain else None, seed=args.seed)
     try:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from ..data import IGNORE_INDEX, pad_examples
 from ..losses import check_weights, concat_parts, split_parts
-from ..models import frozen_copy
+from ..models import frozen_copy, is_peft_model, reference_model, unwrap_model
 from ..trainer import UnlearningMethod, register
 
 # %% auto #0
@@ -21,6 +21,7 @@ _LAYOUTS = [("model", "layers", "down_proj"), ("transformer", "h", "c_proj")]  #
 
 def decoder_layers(model:nn.Module) -> tuple[nn.Module, str, nn.ModuleList]:
     "The module holding the decoder layers, their attribute name, and the layers."
+    model = unwrap_model(model)                       # DDP / LoRA wrappers: the layers live in the base model
     for base, attr, _ in _LAYOUTS:
         owner = getattr(model, base, None)
         layers = getattr(owner, attr, None)
@@ -45,18 +46,22 @@ def check_layer(layer:int, n_layers:int, what:str="target_layer", model_name:str
         raise ValueError(f"{what}={layer!r} is out of range: {model_name} has {n_layers} decoder layers (0..{n_layers - 1}).")
 
 # %% ../../nbs/15_methods.rmu.ipynb #6776375b
-class _StopForward(Exception): "Raised by the hook on the target layer to end the forward pass there."
-
 def hidden_at(model:nn.Module, layer:int, input_ids:torch.Tensor, attention_mask:torch.Tensor) -> torch.Tensor:
     "Output (B, T, d) of decoder layer `layer`, running no later layer and no LM head."
-    store = {}
-    def hook(module, args, out):
-        store["h"] = out[0] if isinstance(out, tuple) else out
-        raise _StopForward
-    handle = decoder_layers(model)[2][layer].register_forward_hook(hook)
-    try: model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
-    except _StopForward: pass
-    finally: handle.remove()
+    base = unwrap_model(model)                        # DDP / LoRA wrappers: the layers live in the base model
+    owner, attr, layers = decoder_layers(base)
+    head, store = getattr(base, "lm_head", None), {}
+    def hook(module, args, out): store["h"] = out[0] if isinstance(out, tuple) else out
+    handle = layers[layer].register_forward_hook(hook)
+    # the forward pass runs to its end on a model cut after `layer` (so a DDP wrapper sees a complete forward and
+    # synchronises the gradients), with the LM head replaced by the identity
+    try:
+        setattr(owner, attr, nn.ModuleList(list(layers)[:layer + 1]))
+        if head is not None: base.lm_head = nn.Identity()
+        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    finally:
+        handle.remove(); setattr(owner, attr, layers)
+        if head is not None: base.lm_head = head
     if "h" not in store: raise RuntimeError(f"decoder layer {layer} did not run.")
     return store["h"]
 
@@ -119,13 +124,18 @@ class RMU(UnlearningMethod):
         for l in self.layers_trained:
             check_layer(l, n, "trainable_layers", name)
             if l > self.layer: raise ValueError(f"trainable_layers: layer {l} is after target_layer={self.layer}, so it cannot change the loss.")
-        self._frozen = truncated_frozen_copy(model, self.layer + 1)
+        lora = is_peft_model(model)
+        # LoRA: the frozen activations are the base model's with adapters disabled (no copy)
+        self._frozen = reference_model(model) if lora else truncated_frozen_copy(model, self.layer + 1)
         self._saved_requires_grad = [(p, p.requires_grad) for p in model.parameters()]
         for p in model.parameters(): p.requires_grad_(False)
-        layers = decoder_layers(model)[2]
-        for l in self.layers_trained:
-            for p in mlp_out_proj(layers[l]).parameters(): p.requires_grad_(True)
-        d, device = model.config.hidden_size, next(model.parameters()).device
+        layers = decoder_layers(unwrap_model(model))[2]
+        for l in self.layers_trained:   # LoRA: only the adapters of these projections train, never the base weights
+            for n_, p in mlp_out_proj(layers[l]).named_parameters(): p.requires_grad_(not lora or "lora_" in n_)
+        if lora and not any(p.requires_grad for p in model.parameters()):
+            raise ValueError("RMU with LoRA trains the adapters of the MLP output projections of trainable_layers, "
+                             "but they have none: target them, e.g. LoraConfig(target_modules=r'.*mlp\\.(down_proj|c_proj)').")
+        d, device = unwrap_model(model).config.hidden_size, next(model.parameters()).device
         u = torch.rand(d, generator=torch.Generator().manual_seed(dataset.seed))  # uniform, then unit length
         u = u / u.norm()
         c = self.steering_coeff * (self._forget_norm(dataset, tokenizer.pad_token_id, device) if self.adaptive else 1.0)
