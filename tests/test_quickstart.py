@@ -33,7 +33,7 @@ def test_quickstart_grad_ascent(tiny_folder, qa_files, tmp_path):
     assert {"model.safetensors", "config.json", "unlearning_config.json", "tokenizer.json"} <= files
     cfg = json.loads((saved / "unlearning_config.json").read_text())
     assert cfg["method"] == "grad_ascent" and len(cfg["data"]["forget"]["sha256"]) == 64
-    assert forget.read_text()[:0] == "" and json.loads(forget.read_text())[0]["answer"] not in json.dumps(cfg)
+    assert not any(r["answer"] in json.dumps(cfg) for r in json.loads(forget.read_text()))   # no forget text
 
     reloaded = AutoModelForCausalLM.from_pretrained(saved).eval()
     x = torch.tensor([u.tokenizer("Question: Where was")["input_ids"]])
