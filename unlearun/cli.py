@@ -32,7 +32,7 @@ def extra_args(tokens:list[str]) -> dict:
         else: out[k] = True; i += 1
     return out
 
-# %% ../nbs/50_cli.ipynb #4b67ba65
+# %% ../nbs/50_cli.ipynb #a430d241
 def split_args(method:str, extra:dict) -> tuple[dict, dict]:
     "Split extra flags into the method's arguments and `TrainingArguments` fields; anything else is an error."
     from transformers import TrainingArguments
@@ -49,7 +49,7 @@ def split_args(method:str, extra:dict) -> tuple[dict, dict]:
                            "(or any TrainingArguments field)")
     return m, t
 
-# %% ../nbs/50_cli.ipynb #52dc0932
+# %% ../nbs/50_cli.ipynb #8a60fe63
 def _check_file(path:str|None, flag:str):
     if path is not None and not Path(path).exists(): raise CLIError(f"{flag}: file not found: {path}")
 
@@ -71,7 +71,7 @@ def _data_kwargs(a) -> dict:
                 max_length=a.max_length, question_key=a.question_key, answer_key=a.answer_key,
                 utility_data=util or None)
 
-# %% ../nbs/50_cli.ipynb #8a60fe63
+# %% ../nbs/50_cli.ipynb #e8e0efa3
 def scalars_table(results:dict) -> str:
     "A Markdown table of every scalar of some evaluations: {name: result} -> metrics x names."
     from unlearun.api import _scalars
@@ -88,7 +88,7 @@ def _examples(res:dict, records:list[dict], n:int=3) -> list[str]:
     gen = res.get("per_sample", {}).get("forget", {}).get("generated") or []
     return [f"- Q: {r['question']}\n  reference: {r['answer']}\n  model: {g}" for r, g in zip(records[:n], gen[:n])]
 
-# %% ../nbs/50_cli.ipynb #786f5ecb
+# %% ../nbs/50_cli.ipynb #ca5f0479
 def cmd_demo(a) -> int:
     "`unlearun demo`."
     from unlearun.demo import DemoConfig, demo
@@ -163,7 +163,7 @@ def cmd_eval(a) -> int:
     if a.output: Path(a.output).write_text(json.dumps(_public(res), indent=1, default=str)); print(f"\nWrote {a.output}")
     return 0
 
-# %% ../nbs/50_cli.ipynb #3c58e609
+# %% ../nbs/50_cli.ipynb #eb1ef042
 def _data_flags(p, retain_required=False):
     p.add_argument("--forget", required=True, help="forget set: .json (array or JSON Lines) or .jsonl")
     p.add_argument("--retain", required=retain_required, help="retain set (same formats)")
@@ -217,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--output", help="write the results (numbers only) to this JSON file")
     return p
 
-# %% ../nbs/50_cli.ipynb #83fb062d
+# %% ../nbs/50_cli.ipynb #ed938ed8
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `unlearun` command; returns the exit code."
     p = parser()

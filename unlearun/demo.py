@@ -4,7 +4,7 @@
 
 # %% ../nbs/45_demo.ipynb #7c3e6598
 from __future__ import annotations
-import copy, hashlib, json, math, shutil, sys, tempfile, time, warnings
+import contextlib, copy, hashlib, json, math, shutil, sys, tempfile, time, warnings
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import torch
@@ -28,7 +28,7 @@ DEMO_SCHEDULES = {  # measured on the default demo (forget ROUGE-L ratio, utilit
     "grad_ascent": dict(learning_rate=1e-3, num_epochs=3),  # 0.64, 0.96 (no retain term: stronger schedules collapse it)
     "grad_diff":   dict(learning_rate=1e-3, num_epochs=6),  # 0.45, 0.94 (5 epochs: 0.51; 2e-3: utility 0.75)
     "dpo":         dict(learning_rate=3e-3, num_epochs=5),  # 0.99, 0.93 (1e-2: 0.47 but utility 0.67)
-    "rmu":         dict(learning_rate=1e-2, num_epochs=5),  # 1.00, 1.00: no effect on this model, even at 5e-2 x 10
+    "rmu":         dict(learning_rate=1e-2, num_epochs=8),  # 0.34, 0.99 (5 epochs: 0.51; alpha 100: no effect at all)
     "simnpo":      dict(learning_rate=2e-3, num_epochs=5),  # 0.49, 0.97
     "npo":         dict(learning_rate=1e-3, num_epochs=5),  # 0.42, 0.89
 }
@@ -61,7 +61,11 @@ class DemoConfig:
         keep = {k: v for k, v in asdict(self).items() if k not in ("unlearn_batch_size", "eval_retain_people")}
         return hashlib.sha256(json.dumps({**keep, "role": role, "version": 1}, sort_keys=True).encode()).hexdigest()[:16]
 
-# %% ../nbs/45_demo.ipynb #09113a3a
+# %% ../nbs/45_demo.ipynb #21382e63
+def _device(cfg:DemoConfig) -> str|None:
+    "The tiny model runs on the CPU (a GPU would only add overhead); a real model (--model) on the default device."
+    return "cpu" if cfg.model is None else None
+
 def demo_benchmark(cfg:DemoConfig) -> dict[str, list[dict]]:
     "The forget / retain / holdout records of the demo (without paraphrased answers: see below)."
     b = make_benchmark(cfg.people, cfg.forget_people, cfg.holdout_people, seed=cfg.seed)
@@ -70,7 +74,7 @@ def demo_benchmark(cfg:DemoConfig) -> dict[str, list[dict]]:
 def _fresh_model(cfg:DemoConfig, tokenizer):
     if cfg.model is None: return tiny_llama(tokenizer, n_layer=cfg.n_layer, hidden=cfg.hidden, seed=cfg.seed)
     from unlearun.models import load_model
-    return load_model(cfg.model, device="cpu")[0]
+    return load_model(cfg.model, device=_device(cfg))[0]
 
 def demo_models(cfg:DemoConfig, bench:dict, models_dir, progress:bool=False, log=print) -> dict[str, Path]:
     "Folders of the fine-tuned target and retain models, trained now or reused from `models_dir`."
@@ -92,7 +96,7 @@ def demo_models(cfg:DemoConfig, bench:dict, models_dir, progress:bool=False, log
             warnings.simplefilter("ignore")
             finetune(model, tok, recs, d, num_epochs=cfg.finetune_epochs, learning_rate=lr, batch_size=cfg.batch_size,
                      max_length=cfg.max_length, lr_scheduler_type="cosine", warmup_steps=10, seed=cfg.seed,
-                     disable_tqdm=not progress, use_cpu=not torch.cuda.is_available() or None)
+                     disable_tqdm=not progress, use_cpu=cfg.model is None or not torch.cuda.is_available())
         models_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{role}.tmp-", dir=models_dir))
         model.save_pretrained(tmp); tok.save_pretrained(tmp)
@@ -104,7 +108,7 @@ def demo_models(cfg:DemoConfig, bench:dict, models_dir, progress:bool=False, log
         out[role] = path
     return out
 
-# %% ../nbs/45_demo.ipynb #4f6033b6
+# %% ../nbs/45_demo.ipynb #3e65269c
 ALL_METRICS = tuple(METRICS)
 
 COLUMNS = {  # column: (scalar key, format)
@@ -130,7 +134,7 @@ def goal_check(after:dict, target:dict, forget:float=GOAL_FORGET, utility:float=
     ur = after["model_utility"] / max(target["model_utility"], 1e-12)
     return {"forget_rouge_ratio": fr, "utility_ratio": ur, "met": bool(fr <= forget and ur >= utility)}
 
-# %% ../nbs/45_demo.ipynb #3e65269c
+# %% ../nbs/45_demo.ipynb #2598fc84
 def _fmt(v, f):
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f.format(v)
 
@@ -150,7 +154,7 @@ def results_table(rows:dict, # name -> scalars (original, retain model, then eac
                                       "" if t is None else f"{t:.0f}s"]) + " |")
     return "\n".join(out)
 
-# %% ../nbs/45_demo.ipynb #35dac3bc
+# %% ../nbs/45_demo.ipynb #95a81b56
 def run_diagnosis(u:Unlearning) -> str:
     "The readable diagnosis of a finished run (empty if the library offers none)."
     try:
@@ -162,10 +166,20 @@ def run_diagnosis(u:Unlearning) -> str:
     except Exception as e: return f"(diagnosis failed: {type(e).__name__}: {e})"
     return ""
 
-# %% ../nbs/45_demo.ipynb #2598fc84
+# %% ../nbs/45_demo.ipynb #31d26ee6
 def _bar(total, desc, progress):
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, disable=not progress, leave=False)
+
+@contextlib.contextmanager
+def _hf_bars(progress:bool):
+    "Without progress bars, also silence transformers' own (a 'Loading weights' bar for every model loaded)."
+    from transformers.utils import logging as hf_logging
+    was_on = hf_logging.is_progress_bar_enabled()
+    if not progress: hf_logging.disable_progress_bar()
+    try: yield
+    finally:
+        if was_on: hf_logging.enable_progress_bar()
 
 def _public(res:dict) -> dict:
     "A result without per-sample values, generated text or retain-model statistics: numbers only."
@@ -188,7 +202,7 @@ def _plots(out:Path, rows:dict, histories:dict) -> list[str]:
         fig.savefig(out / f"training_{m}.png", dpi=100); plt.close(fig); files.append(f"training_{m}.png")
     return files
 
-# %% ../nbs/45_demo.ipynb #4cb4c13c
+# %% ../nbs/45_demo.ipynb #b61b1211
 def demo(methods=DEMO_METHODS, # methods to run, from the target model
          output_dir:str="./unlearun-demo", # report.md, results.json, plots and the cached models
          config:DemoConfig|None=None, # data, model and fine-tuning settings
@@ -214,7 +228,7 @@ def demo(methods=DEMO_METHODS, # methods to run, from the target model
     from unlearun.data import load_qa
     from unlearun.evaluation import Evaluator
     from unlearun.models import load_model
-    _, tok = load_model(str(paths["target"]), device="cpu")
+    with _hf_bars(progress): _, tok = load_model(str(paths["target"]), device="cpu")
     n_eval = cfg.eval_retain_people * 8 or len(bench["retain"])
     sets = dict(forget=load_qa(bench["forget"], tok, "forget_data", cfg.max_length),
                 retain=load_qa(bench["retain"][:n_eval], tok, "retain_data", cfg.max_length),
@@ -223,12 +237,12 @@ def demo(methods=DEMO_METHODS, # methods to run, from the target model
         ev = Evaluator(model, tok, **sets, retain_model=retain_model, max_length=cfg.max_length, progress=progress)
         return ev.evaluate(ALL_METRICS)
     timing, rows, goals, results, diagnoses, histories, examples = {}, {}, {}, {}, {}, {}, {}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _hf_bars(progress):
         warnings.simplefilter("ignore")                  # NaN-metric and Trainer chatter; the report says what matters
         bar = _bar(2 + len(methods), "evaluating", progress)
         for name, path in [("original", paths["target"]), ("retain model", paths["retain"])]:
             t0 = time.time()
-            res = score(load_model(str(path), device="cpu")[0],
+            res = score(load_model(str(path), device=_device(cfg))[0],
                         str(paths["retain"]) if name == "original" else results["original"]["retain_model_stats"])
             rows[name], timing[name], results[name] = _scalars(res), time.time() - t0, res
             examples[name] = res["per_sample"]["forget"].get("generated")
@@ -241,7 +255,7 @@ def demo(methods=DEMO_METHODS, # methods to run, from the target model
             if num_epochs is not None: sched["num_epochs"] = num_epochs
             t0 = time.time()
             with tempfile.TemporaryDirectory() as d:
-                u = Unlearning(method=m, model=str(paths["target"]), output_dir=d, device="cpu", seed=cfg.seed)
+                u = Unlearning(method=m, model=str(paths["target"]), output_dir=d, device=_device(cfg), seed=cfg.seed)
                 u.load_data(forget_data=bench["forget"], retain_data=bench["retain"], max_length=cfg.max_length)
                 u.results["before"] = target                    # the target's scores: no re-evaluation
                 u.run(batch_size=cfg.unlearn_batch_size, disable_tqdm=not progress, **sched)
@@ -282,7 +296,7 @@ def _json_default(o):
     if hasattr(o, "tolist"): return o.tolist()
     return str(o)
 
-# %% ../nbs/45_demo.ipynb #85632d02
+# %% ../nbs/45_demo.ipynb #d846ea1d
 def demo_report(cfg:DemoConfig, table:str, rows:dict, goals:dict, diagnoses:dict, timing:dict, plots:list[str],
                 examples:dict|None=None, bench:dict|None=None) -> str:
     "report.md: the table, the goal check, every metric, each run's diagnosis and the plots."

@@ -16,7 +16,7 @@ from ..trainer import UnlearningMethod, register
 __all__ = ['decoder_layers', 'mlp_out_proj', 'default_target_layer', 'check_layer', 'hidden_at', 'truncated_frozen_copy',
            'activation_mse', 'rmu_loss', 'RMU']
 
-# %% ../../nbs/15_methods.rmu.ipynb #95bbc90a
+# %% ../../nbs/15_methods.rmu.ipynb #58901b30
 _LAYOUTS = [("model", "layers", "down_proj"), ("transformer", "h", "c_proj")]  # (base attribute, layers, MLP out)
 
 def decoder_layers(model:nn.Module) -> tuple[nn.Module, str, nn.ModuleList]:
@@ -45,7 +45,7 @@ def check_layer(layer:int, n_layers:int, what:str="target_layer", model_name:str
     if not (isinstance(layer, int) and 0 <= layer < n_layers):
         raise ValueError(f"{what}={layer!r} is out of range: {model_name} has {n_layers} decoder layers (0..{n_layers - 1}).")
 
-# %% ../../nbs/15_methods.rmu.ipynb #6776375b
+# %% ../../nbs/15_methods.rmu.ipynb #81bc224d
 def hidden_at(model:nn.Module, layer:int, input_ids:torch.Tensor, attention_mask:torch.Tensor) -> torch.Tensor:
     "Output (B, T, d) of decoder layer `layer`, running no later layer and no LM head."
     base = unwrap_model(model)                        # DDP / LoRA wrappers: the layers live in the base model
@@ -65,7 +65,7 @@ def hidden_at(model:nn.Module, layer:int, input_ids:torch.Tensor, attention_mask
     if "h" not in store: raise RuntimeError(f"decoder layer {layer} did not run.")
     return store["h"]
 
-# %% ../../nbs/15_methods.rmu.ipynb #59902f7e
+# %% ../../nbs/15_methods.rmu.ipynb #82bf4c10
 def truncated_frozen_copy(model:nn.Module, n_layers:int) -> nn.Module:
     "A frozen copy of `model` holding only its first `n_layers` decoder layers and no LM head."
     owner, attr, layers = decoder_layers(model)
@@ -78,7 +78,7 @@ def truncated_frozen_copy(model:nn.Module, n_layers:int) -> nn.Module:
         setattr(owner, attr, layers)
         if head is not None: model.lm_head = head
 
-# %% ../../nbs/15_methods.rmu.ipynb #a22702c7
+# %% ../../nbs/15_methods.rmu.ipynb #84156b3d
 def activation_mse(h:torch.Tensor, # (B, T, d) activations
                    target:torch.Tensor, # (B, T, d) or (d,) target activations
                    mask:torch.Tensor, # (B, T) tokens that count
@@ -87,19 +87,19 @@ def activation_mse(h:torch.Tensor, # (B, T, d) activations
     se = (h.float() - target.float()).pow(2).mean(-1)                         # (B, T)
     return (se * mask).sum() / mask.sum().clamp(min=1)
 
-def rmu_loss(h_forget, control, forget_mask, h_retain, h_retain_frozen, retain_mask, alpha:float=100.0):
+def rmu_loss(h_forget, control, forget_mask, h_retain, h_retain_frozen, retain_mask, alpha:float=1.0):
     "L = mse(h_forget, c*u) + alpha * mse(h_retain, h_retain_frozen); returns (loss, forget term, retain term)."
     forget = activation_mse(h_forget, control, forget_mask)
     retain = activation_mse(h_retain, h_retain_frozen, retain_mask)
     return forget + alpha * retain, forget, retain
 
-# %% ../../nbs/15_methods.rmu.ipynb #f700f53d
+# %% ../../nbs/15_methods.rmu.ipynb #7c788508
 @register("rmu")
 @dataclass
 class RMU(UnlearningMethod):
     "Representation misdirection (Li et al. 2024, WMDP), optionally adaptive (Dang et al. 2025)."
     steering_coeff: float = 6.5                   # c; with adaptive=True, c = steering_coeff * mean ||h_frozen(x_f)||
-    alpha: float = 100.0                          # weight of the retain (activation-preservation) term
+    alpha: float = 1.0                            # weight of the retain term (WMDP used 1200: see "Choosing alpha")
     target_layer: int|None = None                 # decoder layer whose output is steered; default ~ depth / 4
     trainable_layers: list[int]|None = None       # layers whose MLP output projection is trained; default l-2..l
     adaptive: bool = False                        # scale c by the forget activations' norm (adaptive RMU)
