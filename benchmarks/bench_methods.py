@@ -1,6 +1,6 @@
 """Per-step time and peak memory of NPO, DPO and RMU: the cached / truncated way against the naive way.
 
-    python benchmarks/bench_methods.py                 # tiny model and SmolLM2-135M, writes benchmarks/RESULTS.md
+    python benchmarks/bench_methods.py                 # tiny model and SmolLM2-135M, writes benchmarks/RESULTS_methods.md
     python benchmarks/bench_methods.py --models tiny   # a quick run
 
 Naive means: NPO and DPO run a frozen reference copy on every step (`precompute_ref=False`); RMU runs the whole model
@@ -187,7 +187,7 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="steps per configuration (default: 12 tiny, 4 smollm2)")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--max-length", type=int, default=256, help="tokens per example (longer answers are cut)")
-    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--out", default=str(HERE / "RESULTS_methods.md"))
     ap.add_argument("--worker", nargs=3, metavar=("MODEL", "METHOD", "MODE"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:

@@ -10,7 +10,7 @@ from unlearun.trainer import METHODS, load_builtin_methods
 
 warnings.filterwarnings("ignore")
 out, batch = sys.argv[1], int(sys.argv[2])
-parts = sys.argv[3].split(",") if len(sys.argv) > 3 else ["weights", "eval", "methods"]
+parts = sys.argv[3].split(",") if len(sys.argv) > 3 else ["weights", "eval", "ref", "methods"]
 torch.set_num_threads(1)
 r, w = rank(), world_size()
 res = {"rank": r, "world": w}
@@ -45,6 +45,16 @@ if "eval" in parts:
     E.score_examples, E.greedy_generate = score0, gen0
     res["seen"] = seen
     res["eval"] = json.loads(json.dumps(ev, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+if "ref" in parts:   # cached reference log-probs: each process scores its share, every process gets them all
+    from unlearun.data import load_qa
+    from unlearun.losses import precompute_logps
+    s = tiny_setup("gpt2", n_forget_people=3)
+    ex = load_qa(s.forget[:11], s.tokenizer, "forget_data", 64).examples
+    scored = []
+    h = s.model.register_forward_pre_hook(lambda m, a, kw: scored.append(kw["input_ids"].shape[0]), with_kwargs=True)
+    res["ref_logps"], res["ref_scored"] = precompute_logps(s.model, ex, s.tokenizer.pad_token_id), sum(scored)
+    h.remove()
 
 if "methods" in parts:
     load_builtin_methods()

@@ -46,6 +46,13 @@ def test_every_method_runs_on_two_processes(runs):
         assert m0["steps"] == m1["steps"] == one[0]["methods"][name]["steps"] // 2, name   # batches are sharded
         assert math.isclose(m0["checksum"], m1["checksum"], rel_tol=1e-9), name         # replicas stay in sync
 
+def test_reference_logps_computed_once_and_shared(runs):
+    _, one, two = runs
+    assert one[0]["ref_scored"] == 11 and two[0]["ref_scored"] + two[1]["ref_scored"] == 11   # each example once
+    assert {two[0]["ref_scored"], two[1]["ref_scored"]} == {5, 6}
+    assert two[0]["ref_logps"] == two[1]["ref_logps"]                                      # every process has them all
+    assert all(math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-5) for a, b in zip(one[0]["ref_logps"], two[0]["ref_logps"]))
+
 def _flat(x, p=""):
     if isinstance(x, dict): return {k: v for kk, vv in x.items() for k, v in _flat(vv, f"{p}/{kk}").items()}
     if isinstance(x, list): return {k: v for i, vv in enumerate(x) for k, v in _flat(vv, f"{p}[{i}]").items()}

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 from .data import IGNORE_INDEX, QASet, load_qa, pad_examples
 from .distributed import distributed_map
-from .losses import token_logps
+from .losses import joint_forward, token_logps
 
 # %% auto #0
 __all__ = ['TOFU_LOG_SETS', 'MIA_ATTACKS', 'METRICS', 'DEFAULT_METRICS', 'token_stats', 'score_examples', 'answer_nll',
@@ -26,6 +26,7 @@ def token_stats(logits:torch.Tensor, # (B, T, V) model outputs
                 labels:torch.Tensor, # (B, T) with IGNORE_INDEX outside the answer
                ) -> list[dict]:
     "Per answer token of each sequence: label log-prob `logp`, Min-K%++ `z`, argmax `hit`, as numpy arrays."
+    labels = labels[:, labels.shape[1] - logits.shape[1]:]                  # logits may cover the last positions only
     logp, mask = token_logps(logits, labels)                                 # (B, T-1)
     lg = logits[:, :-1][mask].float()                                        # (N, V) answer positions only
     ls = torch.log_softmax(lg, -1)
@@ -58,7 +59,7 @@ def score_examples(model, examples:list[dict], batch_size:int=16,
         for i in _bar(starts, len(starts), desc, progress):
             idx = order[i:i + batch_size]
             b = {k: v.to(device) for k, v in pad_examples([examples[j] for j in idx], 0).items()}
-            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits   # (B, T, V)
+            logits = joint_forward(model, {"x": b}, ["x"])["x"]   # (B, T', V): from the earliest answer position
             for j, s in zip(idx, token_stats(logits, b["labels"])): out[j] = s
     finally:
         model.train(was_training)

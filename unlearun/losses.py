@@ -11,7 +11,7 @@ from .data import IGNORE_INDEX
 # %% auto #0
 __all__ = ['RETAIN_LOSSES', 'selective_log_softmax', 'token_logps', 'sequence_logps', 'mean_nll', 'kl_ref_to_model', 'retain_nll',
            'retain_kl', 'check_retain_loss_type', 'retain_term', 'check_weights', 'concat_parts', 'split_parts',
-           'joint_forward', 'reference_logps', 'precompute_logps']
+           'first_answer_position', 'joint_forward', 'reference_logps', 'precompute_logps']
 
 # %% ../nbs/03_losses.ipynb #57e2182c
 def selective_log_softmax(logits:torch.Tensor, # (..., V)
@@ -21,11 +21,11 @@ def selective_log_softmax(logits:torch.Tensor, # (..., V)
     logits = logits.float()
     return logits.gather(-1, index.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
-def token_logps(logits:torch.Tensor, # (B, T, V) model outputs
+def token_logps(logits:torch.Tensor, # (B, T, V) model outputs, or (B, T', V) for the last T' positions only
                 labels:torch.Tensor, # (B, T) with IGNORE_INDEX outside the answer
                ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per-token log-probs of the next-token labels and the answer mask, both (B, T-1)."
-    logits, labels = logits[:, :-1], labels[:, 1:]
+    "Per-token log-probs of the next-token labels and the answer mask, both (B, T-1) (or (B, T'-1))."
+    logits, labels = logits[:, :-1], labels[:, labels.shape[1] - logits.shape[1] + 1:]   # logits at t predict t+1
     mask = labels != IGNORE_INDEX
     logp = selective_log_softmax(logits, labels.clamp(min=0))  # (B, T-1); masked positions hold junk
     return logp * mask, mask
@@ -42,7 +42,9 @@ def mean_nll(logp:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
 # %% ../nbs/03_losses.ipynb #689ad97f
 def kl_ref_to_model(logits:torch.Tensor, ref_logits:torch.Tensor, labels:torch.Tensor) -> torch.Tensor:
     "KL(p_ref || p_theta) per answer position, averaged over the answer tokens of the batch."
-    mask = labels[:, 1:] != IGNORE_INDEX                                    # (B, T-1)
+    n = logits.shape[1]                                                     # logits may cover the last n positions only
+    ref_logits, labels = ref_logits[:, ref_logits.shape[1] - n:], labels[:, labels.shape[1] - n:]
+    mask = labels[:, 1:] != IGNORE_INDEX                                    # (B, n-1)
     logq = torch.log_softmax(logits[:, :-1].float(), -1)[mask]             # (N, V) model
     logp = torch.log_softmax(ref_logits[:, :-1].float(), -1)[mask]         # (N, V) reference
     return F.kl_div(logq, logp, log_target=True, reduction="sum") / mask.sum().clamp(min=1)
@@ -97,19 +99,41 @@ def concat_parts(batch:dict, parts:list[str], pad_token_id:int=0) -> tuple[torch
 
 def split_parts(x:torch.Tensor, batch:dict, parts:list[str]) -> dict[str, torch.Tensor]:
     "Split a (sum B, T, ...) output of `concat_parts` inputs back into the parts, each cut to its own length."
-    out, i = {}, 0
-    for k in parts:
-        b, t = batch[k]["input_ids"].shape
-        out[k] = x[i:i + b, :t]; i += b
-    return out
+    # x may hold only the last positions of the padded length T (see `joint_forward`): then each part keeps the
+    # positions from the first one held up to its own length
+    T = max(batch[k]["input_ids"].shape[1] for k in parts)
+    start = T - x.shape[1]
+    # `split` along the batch, not slices: the backward of a slice fills a zero tensor as large as all the logits
+    # (once per part); that of `split` concatenates the parts' gradients
+    pieces = x.split([batch[k]["input_ids"].shape[0] for k in parts])
+    return {k: p if batch[k]["input_ids"].shape[1] - start == p.shape[1] else p[:, :batch[k]["input_ids"].shape[1] - start]
+            for k, p in zip(parts, pieces)}
 
-def joint_forward(model, batch:dict, parts:list[str], pad_token_id:int=0) -> dict[str, torch.Tensor]:
+def first_answer_position(batch:dict, parts:list[str]) -> int:
+    "The earliest position holding an answer label in any row of `parts` (0 if some row has none)."
+    firsts = []
+    for k in parts:
+        has = batch[k]["labels"] != IGNORE_INDEX                             # (B, t)
+        if not has.any(-1).all(): return 0
+        firsts.append(int(has.int().argmax(-1).min()))
+    return min(firsts)
+
+def _accepts_logits_to_keep(model) -> bool:
+    from unlearun.models import unwrap_model
+    import inspect
+    return "logits_to_keep" in inspect.signature(unwrap_model(model).forward).parameters
+
+def joint_forward(model, batch:dict, parts:list[str], pad_token_id:int=0,
+                  answer_logits_only:bool=True, # logits only from the position before the earliest answer token
+                 ) -> dict[str, torch.Tensor]:
     "Run `model` once on the concatenated `parts` of `batch`; returns the logits of each part."
     ids, att = concat_parts(batch, parts, pad_token_id)
-    logits = model(input_ids=ids, attention_mask=att).logits                 # (sum B, T, V)
+    kw, first = {}, first_answer_position(batch, parts) if answer_logits_only else 0
+    if first > 1 and _accepts_logits_to_keep(model): kw["logits_to_keep"] = ids.shape[1] - first + 1
+    logits = model(input_ids=ids, attention_mask=att, **kw).logits           # (sum B, T or T - first + 1, V)
     return split_parts(logits, batch, parts)
 
-# %% ../nbs/03_losses.ipynb #1231bfa8
+# %% ../nbs/03_losses.ipynb #f04dcaf5
 @torch.no_grad()
 def reference_logps(ref_model, batch:dict, parts:list[str], pad_token_id:int=0) -> dict[str, torch.Tensor]:
     "Sequence log-probs (B,) of each part of `batch` under `ref_model`, in one no-grad forward."
@@ -118,13 +142,20 @@ def reference_logps(ref_model, batch:dict, parts:list[str], pad_token_id:int=0) 
 
 def precompute_logps(model, examples:list[dict], # tokenised examples (input_ids, labels)
                      pad_token_id:int=0, batch_size:int=4) -> list[float]:
-    "Sequence log-prob of each example under `model` (in eval mode, no grad, batched): the cached reference."
+    "Sequence log-prob of each example under `model` (eval mode, no grad, batched by length, split across processes)."
+    from unlearun.distributed import distributed_map
+    return distributed_map(lambda ex: _logps_by_length(model, ex, pad_token_id, batch_size), list(examples))
+
+def _logps_by_length(model, examples, pad_token_id, batch_size):
     from unlearun.data import pad_examples
     device, was_training = next(model.parameters()).device, model.training
-    model.eval(); out = []
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))   # shortest first: little padding
+    out = [None] * len(examples)
+    model.eval()
     try:
-        for i in range(0, len(examples), batch_size):
-            b = {k: v.to(device) for k, v in pad_examples(examples[i:i + batch_size], pad_token_id).items()}
-            out += reference_logps(model, {"x": b}, ["x"], pad_token_id)["x"].tolist()
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            b = {k: v.to(device) for k, v in pad_examples([examples[j] for j in idx], pad_token_id).items()}
+            for j, v in zip(idx, reference_logps(model, {"x": b}, ["x"], pad_token_id)["x"].tolist()): out[j] = v
     finally: model.train(was_training)
     return out
