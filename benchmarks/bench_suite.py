@@ -309,8 +309,32 @@ def report(R:dict) -> str:
         for r in p["top"]:
             L.append(f"| `{r['op']}` | {r['self_s']:.3f} | {100 * r['self_s'] / p['self_total_s']:.1f} | {r['calls']} |")
         L += [""]
-    if R.get("notes"): L += ["## Notes", "", R["notes"], ""]
+    prof = R.get("profiles", {})
+    if "before" in prof and "after" in prof:
+        b, a = prof["before"], prof["after"]
+        ops = list(dict.fromkeys([r["op"] for r in b["top"][:10]] + [r["op"] for r in a["top"][:10]]))
+        tb, ta = {r["op"]: r["self_s"] for r in b["top"]}, {r["op"]: r["self_s"] for r in a["top"]}
+        f = lambda d, k: f"{d[k] / b['steps']:.3f}" if k in d else "-"
+        L += ["## Before and after", "", FINDINGS, "",
+              f"Per step: {b['wall_s'] / b['steps']:.3f} s before, {a['wall_s'] / a['steps']:.3f} s after: "
+              f"**{b['wall_s'] / a['wall_s']:.2f}x**; non-matmul operator time per step "
+              f"{(b['self_total_s'] - b['matmul_s']) / b['steps']:.3f} s -> {(a['self_total_s'] - a['matmul_s']) / a['steps']:.3f} s.", "",
+              "| operator | before (s per step) | after (s per step) |", "|---|---:|---:|"]
+        L += [f"| `{k}` | {f(tb, k)} | {f(ta, k)} |" for k in ops] + [""]
     return "\n".join(L) + "\n"
+
+
+FINDINGS = """The profile of the slowest method (DPO: forget, alternate and retain answers in one forward) showed, besides the
+matmuls, three costs of the full-vocabulary logits (49,152 entries per position for SmolLM2): the log-softmax
+(`logsumexp`: `aten::sub`, `aten::exp`) and its backward (`aten::mul`) ran over every position of every sequence,
+prompt included, although the losses read only answer positions; and `joint_forward` cut the joint logits into
+parts with slices, whose backward fills a zero tensor as large as all the logits once per part (`aten::fill_`).
+Changed: `joint_forward` asks the model for the logits from the batch's earliest answer position only
+(transformers' `logits_to_keep`), and splits the parts with `torch.split` (its backward concatenates); `token_logps`
+and `kl_ref_to_model` align the shorter logits with the labels, so losses and gradients are unchanged (checked in
+`nbs/03_losses.ipynb`, to 1e-5). Evaluation's scoring pass uses the same shorter logits. The reference log-probs that
+NPO and DPO cache are now computed shortest-first (less padding) and split across processes. Left as they are: the
+bf16 casts of autocast (`aten::copy_`: the fp32 weights are cast on every forward) and the attention backward."""
 
 
 def main():

@@ -191,7 +191,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--model", help="fine-tune and unlearn this Hugging Face model (folder or hub id) instead of the tiny one")
     d.add_argument("--people", type=int, default=40, help="fictitious people (8 facts each)")
     d.add_argument("--forget-people", type=int, default=4); d.add_argument("--holdout-people", type=int, default=4)
-    d.add_argument("--finetune-epochs", type=float, default=60, help="epochs to fine-tune the target / retain models")
+    d.add_argument("--finetune-epochs", type=float, default=None,
+                   help="epochs to fine-tune the target / retain models (default 60; 5 with --model)")
     d.add_argument("--finetune-lr", type=float, default=None, help="fine-tuning learning rate (default 3e-3; 1e-4 with --model)")
     d.add_argument("--n-layer", type=int, default=4, help="layers of the tiny model"); d.add_argument("--hidden", type=int, default=128)
     d.add_argument("--lr", type=float, default=None, help="unlearning learning rate for every method (default: per method)")

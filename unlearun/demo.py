@@ -17,8 +17,8 @@ from .trainer import finetune
 
 # %% auto #0
 __all__ = ['DEMO_METHODS', 'DEMO_SCHEDULES', 'PRETRAINED_SCHEDULE', 'GOAL_METHODS', 'GOAL_FORGET', 'GOAL_UTILITY', 'ALL_METRICS',
-           'COLUMNS', 'DemoConfig', 'demo_benchmark', 'demo_models', 'summary_row', 'goal_check', 'results_table',
-           'run_diagnosis', 'demo', 'demo_report']
+           'COLUMNS', 'DemoConfig', 'finetune_epochs', 'demo_benchmark', 'demo_models', 'summary_row', 'goal_check',
+           'results_table', 'run_diagnosis', 'demo', 'demo_report']
 
 # %% ../nbs/45_demo.ipynb #b907e162
 DEMO_METHODS = ("grad_ascent", "grad_diff", "dpo", "rmu", "simnpo", "npo")
@@ -49,7 +49,7 @@ class DemoConfig:
     n_layer: int = 4                  # tiny model: decoder layers
     hidden: int = 128                 # tiny model: hidden size
     vocab_size: int = 1000            # tiny model: BPE vocabulary trained on the benchmark
-    finetune_epochs: float = 60       # epochs to fine-tune the target and retain models
+    finetune_epochs: float|None = None  # fine-tuning epochs; None: 60 for the tiny model, 5 for --model
     finetune_lr: float|None = None    # fine-tuning learning rate; None: 3e-3 for the tiny model, 1e-4 for --model
     batch_size: int = 16              # fine-tuning batch size
     unlearn_batch_size: int = 8       # unlearning batch size
@@ -59,7 +59,12 @@ class DemoConfig:
     def fingerprint(self, role:str) -> str:
         "A short hash of everything that changes the `role` ('target' or 'retain') model."
         keep = {k: v for k, v in asdict(self).items() if k not in ("unlearn_batch_size", "eval_retain_people")}
+        keep["finetune_epochs"] = finetune_epochs(self)          # the default and its value give the same models
         return hashlib.sha256(json.dumps({**keep, "role": role, "version": 1}, sort_keys=True).encode()).hexdigest()[:16]
+
+def finetune_epochs(cfg:DemoConfig) -> float:
+    "Epochs to fine-tune the target and retain models: a pretrained model (--model) learns the facts much sooner."
+    return cfg.finetune_epochs or (60 if cfg.model is None else 5)
 
 # %% ../nbs/45_demo.ipynb #21382e63
 def _device(cfg:DemoConfig) -> str|None:
@@ -83,7 +88,7 @@ def demo_models(cfg:DemoConfig, bench:dict, models_dir, progress:bool=False, log
     else:
         from unlearun.models import load_model
         tok = load_model(cfg.model, device="cpu")[1]
-    lr = cfg.finetune_lr or (3e-3 if cfg.model is None else 1e-4)
+    lr, epochs = cfg.finetune_lr or (3e-3 if cfg.model is None else 1e-4), finetune_epochs(cfg)
     out = {}
     for role, recs in [("target", bench["forget"] + bench["retain"]), ("retain", bench["retain"])]:
         path, fp = models_dir / role, cfg.fingerprint(role)
@@ -94,7 +99,7 @@ def demo_models(cfg:DemoConfig, bench:dict, models_dir, progress:bool=False, log
         model = _fresh_model(cfg, tok)
         with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            finetune(model, tok, recs, d, num_epochs=cfg.finetune_epochs, learning_rate=lr, batch_size=cfg.batch_size,
+            finetune(model, tok, recs, d, num_epochs=epochs, learning_rate=lr, batch_size=cfg.batch_size,
                      max_length=cfg.max_length, lr_scheduler_type="cosine", warmup_steps=10, seed=cfg.seed,
                      disable_tqdm=not progress, use_cpu=cfg.model is None or not torch.cuda.is_available())
         models_dir.mkdir(parents=True, exist_ok=True)
@@ -304,7 +309,7 @@ def demo_report(cfg:DemoConfig, table:str, rows:dict, goals:dict, diagnoses:dict
     L = ["# unlearun demo report", "",
          f"Benchmark: {cfg.people} fictitious people x 8 facts (seed {cfg.seed}): {cfg.forget_people} to forget, "
          f"{cfg.holdout_people} held out, {cfg.people - cfg.forget_people - cfg.holdout_people} to retain. "
-         f"Model: {model}, fine-tuned {cfg.finetune_epochs:g} epochs on forget + retain (the *original* / target model) "
+         f"Model: {model}, fine-tuned {finetune_epochs(cfg):g} epochs on forget + retain (the *original* / target model) "
          f"and on retain only (the *retain model*, the reference). Every method starts from the target model with the "
          f"library's default method arguments.", "",
          "## Results", "", table, "",

@@ -16,8 +16,8 @@ from .models import default_device, mixed_precision, reference_model
 
 # %% auto #0
 __all__ = ['METHODS', 'register', 'UnlearningMethod', 'load_builtin_methods', 'get_method', 'EpochCallback',
-           'QuietProgressCallback', 'UnlearnTrainer', 'make_training_args', 'history', 'train_method', 'FineTune',
-           'finetune']
+           'QuietProgressCallback', 'deepspeed_reference_config', 'prepare_reference', 'UnlearnTrainer',
+           'make_training_args', 'history', 'train_method', 'FineTune', 'finetune']
 
 # %% ../nbs/04_trainer.ipynb #517f02ae
 METHODS: dict[str, type] = {}
@@ -86,12 +86,33 @@ class QuietProgressCallback(ProgressCallback):
     "The training progress bar, without printing every logged step under it."
     def on_log(self, args, state, control, logs=None, **kwargs): pass
 
+def deepspeed_reference_config(config:dict) -> dict:
+    "The DeepSpeed config for a frozen reference model: the run's, without optimizer/scheduler, stage 0 unless ZeRO-3."
+    import copy
+    cfg = copy.deepcopy(config)
+    for k in ("optimizer", "scheduler"): cfg.pop(k, None)
+    zero = cfg.setdefault("zero_optimization", {})
+    if zero.get("stage", 0) != 3: zero["stage"] = 0
+    return cfg
+
+def prepare_reference(trainer:Trainer, ref_model):
+    "Place a frozen reference model for `trainer`'s launch: DeepSpeed, FSDP, or plain device placement."
+    from unlearun.models import AdapterDisabledReference
+    if ref_model is None or isinstance(ref_model, AdapterDisabledReference): return ref_model
+    if getattr(trainer, "is_deepspeed_enabled", False):
+        import deepspeed
+        cfg = deepspeed_reference_config(trainer.accelerator.state.deepspeed_plugin.deepspeed_config)
+        engine, *_ = deepspeed.initialize(model=ref_model, config=cfg)
+        return engine.eval()
+    if getattr(trainer, "is_fsdp_enabled", False):
+        return trainer.accelerator.prepare_model(ref_model, evaluation_mode=True).eval()
+    return ref_model.to(trainer.args.device)
+
 class UnlearnTrainer(Trainer):
     "A `transformers.Trainer` whose loss is an `UnlearningMethod`'s."
     def __init__(self, *args, method:UnlearningMethod, ref_model=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.method, self.ref_model = method, ref_model
-        if ref_model is not None: self.ref_model = ref_model.to(self.args.device)
+        self.method, self.ref_model = method, prepare_reference(self, ref_model)
         self._parts = defaultdict(list)
         self.pop_callback(PrinterCallback)                      # no per-step log lines: the history is kept
         if self.pop_callback(ProgressCallback) is not None: self.add_callback(QuietProgressCallback)
@@ -108,7 +129,7 @@ class UnlearnTrainer(Trainer):
             self._parts.clear()
         super().log(logs, *args, **kwargs)
 
-# %% ../nbs/04_trainer.ipynb #d04d0ba8
+# %% ../nbs/04_trainer.ipynb #cbebc5be
 def make_training_args(output_dir:str, batch_size:int=8, learning_rate:float=1e-5, num_epochs:float=5,
                        seed:int=42, device:str|None=None, **kwargs) -> TrainingArguments:
     "TrainingArguments with unlearun's defaults; any TrainingArguments field in `kwargs` overrides them."
@@ -132,7 +153,7 @@ def history(log_history:list[dict]) -> list[dict]:
     "The per-step training records (loss, its parts, grad_norm, learning_rate) from `Trainer.state.log_history`."
     return [dict(r) for r in log_history if "loss" in r and "train_runtime" not in r]
 
-# %% ../nbs/04_trainer.ipynb #27870fcc
+# %% ../nbs/04_trainer.ipynb #2016c8c5
 def train_method(method:UnlearningMethod, model, tokenizer, forget:QASet, retain:QASet|None=None,
                  args:TrainingArguments|None=None, ref_model=None, callbacks=None,
                  resume_from_checkpoint:bool|str|None=None) -> UnlearnTrainer:
