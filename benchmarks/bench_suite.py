@@ -272,7 +272,12 @@ def report(R:dict) -> str:
             L.append(f"| {m} | {meth} | {f(median(r['step_s']) / median(b['step_s']) if b else float('nan'))} | "
                      f"{f(median(r['step_s']) / median(lo['step_s']) if lo else float('nan'))} | "
                      f"{(r['peak_mb'] - lo['peak_mb']) if lo else float('nan'):.0f} |")
-        L += [""]
+        L += ["", "Reading these tables: on the tiny model (0.2 M parameters) every matrix is too small for bf16 autocast or "
+              "LoRA to pay (the casts and the adapters' extra small matmuls cost more than they save); on SmolLM2 both "
+              "do, except LoRA for RMU, which trains only three projections anyway. RMU's 6NT is that of the whole model, but RMU runs only up to its target layer (7 of 30 for "
+              "SmolLM2) and back-propagates into three layers, so read its counted FLOPs; its tokens include the "
+              "frozen copy's pass over the retain part. Full fine-tuning's FLOPs exceed LoRA's by the weight "
+              "gradients of the frozen matrices.", ""]
     if R["seq"] or R["batch_scaling"]:
         L += ["## Scaling of a training step", "",
               f"`{R['scale_method']}` on {R['scale_model']}, full fine-tuning, {R['scale_precision']}. Time per token "
@@ -283,6 +288,15 @@ def report(R:dict) -> str:
             s = median(r["step_s"]); _, frac = _rate(r, peaks)
             L.append(f"| {r['seq_len']} | {r['batch']} | {s:.3f} | {r['tokens_per_step']} | {r['tokens_per_step'] / s:,.0f} | "
                      f"{1000 * s / r['tokens_per_step'] * 1000:.1f} | {100 * frac:.1f} |")
+        rows = sorted(R["seq"] + R["batch_scaling"], key=lambda r: r["tokens_per_step"])
+        if len(rows) >= 3:
+            per = lambda r: median(r["step_s"]) / r["tokens_per_step"]
+            best = min(rows, key=per)
+            L += ["", f"Time per token is lowest at {best['tokens_per_step']} tokens per step ({best['seq_len']} x "
+                  f"{best['batch']}); at {rows[-1]['tokens_per_step']} tokens it is {per(rows[-1]) / per(best):.2f}x that. "
+                  "Small steps pay fixed per-step costs (optimizer, Python, kernel launches); large ones fall off the "
+                  "matmul rate (the % peak column), i.e. the work that grows with positions x vocabulary (logits, "
+                  "log-softmax and their backward) and with length squared (attention) grows faster than the matmuls."]
         L += [""]
     if R["eval"]:
         L += ["## Evaluation suite", "",
@@ -299,7 +313,9 @@ def report(R:dict) -> str:
                 L.append(f"\n{m}: seconds = {a:.2f} + {b:.3f} x examples, R^2 = {r2:.4f} (linear: R^2 near 1; the "
                          "intercept is the fixed cost).")
         L += [""]
-    for label, p in R.get("profiles", {}).items():
+    profiles = R.get("profiles", {})
+    if "before" in profiles and "after" in profiles: profiles = {k: profiles[k] for k in ("before", "after")}
+    for label, p in profiles.items():
         L += [f"## Profile ({label}): {p['method']} on {p['model']}, {p['precision']}, batch {p['batch']} + {p['batch']} "
               f"TOFU questions (natural lengths, at most {p['seq_len']} tokens)", "",
               f"{p['steps']} steps after a warm-up, {p['wall_s']:.2f} s wall ({p['wall_s'] / p['steps']:.3f} s per step); "
@@ -343,8 +359,11 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated subset: train, scaling, eval, profile")
     ap.add_argument("--profile-label", default="", help="name of this profile (e.g. before / after a change)")
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md from RESULTS_suite.json, measure nothing")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.report_only:
+        Path(a.out).write_text(report(json.loads(Path(a.out).with_name("RESULTS_suite.json").read_text()))); return
     if a.worker:
         kind, *w = a.worker
         if kind == "train": r = train_worker(w[0], w[1], w[2], w[3], int(w[4]), int(w[5]), int(w[6]))
@@ -358,9 +377,11 @@ def main():
     json_path = Path(a.out).with_name("RESULTS_suite.json")
     R = json.loads(json_path.read_text()) if json_path.exists() else {}
     start = time.time()
-    R.update(machine=machine(), quick=a.quick, batch=4, seq_len=128)
-    R["peaks"] = {k: matmul_rate(k) for k in ("fp32", "bf16")}
-    print("matmul:", {k: fmt_flops(v["flops"]) for k, v in R["peaks"].items()}, flush=True)
+    full_run = only >= {"train", "scaling", "eval"}        # a partial run (e.g. a profile) keeps the other numbers
+    if full_run: R.update(machine=machine(), quick=a.quick, batch=4, seq_len=128)
+    peaks = {k: matmul_rate(k) for k in ("fp32", "bf16")}
+    if full_run: R["peaks"] = peaks
+    print("matmul:", {k: fmt_flops(v["flops"]) for k, v in peaks.items()}, flush=True)
     big = "tiny" if a.quick else "smollm2"
     if "train" in only:
         R["train"] = []
@@ -390,10 +411,11 @@ def main():
         prof = _run(["--worker", "profile", big, slowest, "bf16", "128", "4"])
         R.setdefault("profiles", {})[label] = prof
         print(f"profile {label}: {prof['wall_s']:.2f} s, matmul {100 * prof['matmul_s'] / prof['self_total_s']:.0f}%", flush=True)
-    R["peaks_end"] = {k: matmul_rate(k) for k in ("fp32", "bf16")}
-    for k in R["peaks"]: R["peaks"][k] = max(R["peaks"][k], R["peaks_end"][k], key=lambda v: v["flops"])
+    if full_run:
+        R["peaks_end"] = {k: matmul_rate(k) for k in ("fp32", "bf16")}
+        for k in R["peaks"]: R["peaks"][k] = max(R["peaks"][k], R["peaks_end"][k], key=lambda v: v["flops"])
+        R["wall"] = time.time() - start
     R.setdefault("train", []); R.setdefault("seq", []); R.setdefault("batch_scaling", []); R.setdefault("eval", [])
-    R["wall"] = time.time() - start
     json_path.write_text(json.dumps(R, indent=1))
     text = report(R)
     Path(a.out).write_text(text)
