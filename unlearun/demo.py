@@ -228,7 +228,7 @@ def demo(methods=DEMO_METHODS, # methods to run, from the target model
     log(f"unlearun demo: {cfg.people} fictitious people x 8 facts; forget {len(bench['forget'])}, retain "
         f"{len(bench['retain'])}, holdout {len(bench['holdout'])} question-answer pairs")
     t0 = time.time()
-    paths = demo_models(cfg, bench, out / "models", progress, log)
+    with _hf_bars(progress): paths = demo_models(cfg, bench, out / "models", progress, log)
     t_models = time.time() - t0
     from unlearun.data import load_qa
     from unlearun.evaluation import Evaluator
