@@ -25,12 +25,12 @@ DEMO_METHODS = ("grad_ascent", "grad_diff", "dpo", "rmu", "simnpo", "npo")
 
 # learning rate and epochs per method on the demo's tiny model (method arguments stay the library's defaults)
 DEMO_SCHEDULES = {  # measured on the default demo (forget ROUGE-L ratio, utility ratio to the target model)
-    "grad_ascent": dict(learning_rate=1e-3, num_epochs=3),  # 0.64, 0.96 (no retain term: stronger schedules collapse it)
-    "grad_diff":   dict(learning_rate=1e-3, num_epochs=6),  # 0.45, 0.94 (5 epochs: 0.51; 2e-3: utility 0.75)
-    "dpo":         dict(learning_rate=3e-3, num_epochs=5),  # 0.99, 0.93 (1e-2: 0.47 but utility 0.67)
-    "rmu":         dict(learning_rate=1e-2, num_epochs=8),  # 0.34, 0.99 (5 epochs: 0.51; alpha 100: no effect at all)
-    "simnpo":      dict(learning_rate=2e-3, num_epochs=5),  # 0.49, 0.97
-    "npo":         dict(learning_rate=1e-3, num_epochs=5),  # 0.42, 0.89
+    "grad_ascent": dict(learning_rate=1e-3, num_epochs=3),  # 0.61, 0.99 (no retain term: stronger schedules collapse it)
+    "grad_diff":   dict(learning_rate=1e-3, num_epochs=6),  # 0.26, 0.94
+    "dpo":         dict(learning_rate=3e-3, num_epochs=5),  # 0.99, 0.94 (refusals: the answers' wording stays)
+    "rmu":         dict(learning_rate=1e-2, num_epochs=10), # 0.34, 0.99 (8 epochs: 0.49; alpha=100: no effect at all)
+    "simnpo":      dict(learning_rate=2e-3, num_epochs=5),  # 0.46, 0.96
+    "npo":         dict(learning_rate=1e-3, num_epochs=5),  # 0.42, 0.92
 }
 # a pretrained model (--model) gets the library's `run` defaults unless --lr / --epochs are given
 PRETRAINED_SCHEDULE = dict(learning_rate=1e-5, num_epochs=5)
