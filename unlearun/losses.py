@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_losses.ipynb #eefbe29a
 from __future__ import annotations
+import functools, inspect
 import torch
 import torch.nn.functional as F
 from .data import IGNORE_INDEX
@@ -118,10 +119,13 @@ def first_answer_position(batch:dict, parts:list[str]) -> int:
         firsts.append(int(has.int().argmax(-1).min()))
     return min(firsts)
 
+@functools.lru_cache(maxsize=None)
+def _forward_takes_logits_to_keep(model_class:type) -> bool:
+    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
+
 def _accepts_logits_to_keep(model) -> bool:
     from unlearun.models import unwrap_model
-    import inspect
-    return "logits_to_keep" in inspect.signature(unwrap_model(model).forward).parameters
+    return _forward_takes_logits_to_keep(type(unwrap_model(model)))          # once per model class, not per step
 
 def joint_forward(model, batch:dict, parts:list[str], pad_token_id:int=0,
                   answer_logits_only:bool=True, # logits only from the position before the earliest answer token

@@ -8,9 +8,10 @@ import random
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
-from ..losses import (check_retain_loss_type, check_weights, joint_forward, mean_nll, precompute_logps,
+from ..losses import (joint_forward, mean_nll, precompute_logps,
                              reference_logps, retain_term, sequence_logps, token_logps)
-from ..trainer import UnlearningMethod, register
+from .npo import NPO
+from ..trainer import register
 
 # %% auto #0
 __all__ = ['REFUSALS', 'dpo_loss', 'pick_alternates', 'DPO']
@@ -60,23 +61,11 @@ def pick_alternates(records:list[dict], seed:int=0) -> tuple[list[str], str]:
 # %% ../../nbs/14_methods.dpo.ipynb #452e4b5f
 @register("dpo")
 @dataclass
-class DPO(UnlearningMethod):
-    "DPO towards alternate answers (refusals by default), with a retain term (Rafailov et al. 2023; TOFU)."
-    beta: float = 0.1               # inverse temperature
-    gamma: float = 1.0              # weight of the forget (DPO) term
-    alpha: float = 1.0              # weight of the retain term
-    retain_loss_type: str = "NLL"   # "NLL" or "KL" (stay close to the starting model)
-    precompute_ref: bool = True     # reference log-probs once before training (False: a frozen copy at every step)
-    needs_retain = True
-
+class DPO(NPO):
+    "DPO towards alternate answers (refusals by default), with a retain term (Rafailov et al. 2023; TOFU); NPO's arguments."
     def __post_init__(self):
-        self.retain_loss_type = check_retain_loss_type(self.retain_loss_type)
-        check_weights(gamma=self.gamma, alpha=self.alpha)
-        if not self.beta > 0: raise ValueError(f"beta must be > 0, got {self.beta}.")
+        super().__post_init__()
         self.alternate_source = None
-
-    @property
-    def needs_reference(self): return not self.precompute_ref or self.retain_loss_type == "KL"
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
         f = dataset.forget

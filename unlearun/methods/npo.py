@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
-from ..losses import (check_retain_loss_type, check_weights, joint_forward, mean_nll, precompute_logps,
+from ..losses import (joint_forward, mean_nll, precompute_logps,
                              reference_logps, retain_term, sequence_logps, token_logps)
-from ..trainer import UnlearningMethod, register
+from .grad_diff import GradDiff
+from ..trainer import register
 
 # %% auto #0
 __all__ = ['npo_loss', 'NPO']
@@ -25,22 +26,17 @@ def npo_loss(logps:torch.Tensor, # (B,) log p_theta(y|x): sums over answer token
 # %% ../../nbs/12_methods.npo.ipynb #d504f5cb
 @register("npo")
 @dataclass
-class NPO(UnlearningMethod):
-    "Negative preference optimisation with a retain term (Zhang et al. 2024)."
+class NPO(GradDiff):
+    "Negative preference optimisation with a retain term (Zhang et al. 2024); gamma, alpha, retain_loss_type as in GradDiff."
     beta: float = 0.1               # inverse temperature; beta -> 0 is gradient ascent
-    gamma: float = 1.0              # weight of the forget (NPO) term
-    alpha: float = 1.0              # weight of the retain term
-    retain_loss_type: str = "NLL"   # "NLL" or "KL" (stay close to the starting model)
     precompute_ref: bool = True     # reference log-probs once before training (False: a frozen copy at every step)
-    needs_retain = True
 
     def __post_init__(self):
-        self.retain_loss_type = check_retain_loss_type(self.retain_loss_type)
-        check_weights(gamma=self.gamma, alpha=self.alpha)
+        super().__post_init__()
         if not self.beta > 0: raise ValueError(f"beta must be > 0, got {self.beta}.")
 
     @property
-    def needs_reference(self): return not self.precompute_ref or self.retain_loss_type == "KL"
+    def needs_reference(self): return not self.precompute_ref or super().needs_reference
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
         if self.precompute_ref:   # the model has not been trained yet: it *is* the reference

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
-from ..losses import (check_retain_loss_type, check_weights, joint_forward, mean_nll, retain_term,
+from ..losses import (joint_forward, mean_nll, retain_term,
                              sequence_logps, token_logps)
-from ..trainer import UnlearningMethod, register
+from .grad_diff import GradDiff
+from ..trainer import register
 
 # %% auto #0
 __all__ = ['simnpo_loss', 'SimNPO']
@@ -26,22 +27,14 @@ def simnpo_loss(logps:torch.Tensor, # (B,) log p_theta(y|x): sums over answer to
 # %% ../../nbs/13_methods.simnpo.ipynb #bd186024
 @register("simnpo")
 @dataclass
-class SimNPO(UnlearningMethod):
-    "Reference-free NPO with length normalisation and a margin (Fan et al. 2024), plus a retain term."
+class SimNPO(GradDiff):
+    "Reference-free NPO with length normalisation and a margin (Fan et al. 2024); gamma, alpha, retain_loss_type as in GradDiff."
     beta: float = 2.5               # inverse temperature
     delta: float = 0.0              # reward margin (the paper's gamma), not multiplied by beta
-    gamma: float = 1.0              # weight of the forget (SimNPO) term
-    alpha: float = 1.0              # weight of the retain term
-    retain_loss_type: str = "NLL"   # "NLL" or "KL" (stay close to the starting model)
-    needs_retain = True
 
     def __post_init__(self):
-        self.retain_loss_type = check_retain_loss_type(self.retain_loss_type)
-        check_weights(gamma=self.gamma, alpha=self.alpha)
+        super().__post_init__()
         if not self.beta > 0: raise ValueError(f"beta must be > 0, got {self.beta}.")
-
-    @property
-    def needs_reference(self): return self.retain_loss_type == "KL"
 
     def loss(self, model, batch, ref_model=None):
         logits = joint_forward(model, batch, ["forget", "retain"])             # one forward for both parts
