@@ -6,7 +6,7 @@ from unlearun.api import Unlearning
 from unlearun.distributed import barrier, rank, world_size
 from unlearun.models import unwrap_model
 from unlearun.test_utils import tiny_setup
-from unlearun.trainer import METHODS, load_builtin_methods
+from unlearun.methods import METHODS
 
 warnings.filterwarnings("ignore")
 out, batch = sys.argv[1], int(sys.argv[2])
@@ -35,14 +35,14 @@ if "eval" in parts:
     s = tiny_setup("gpt2", n_forget_people=3, n_retain_people=3, n_holdout_people=3)   # 12 examples per set: 12 % 2 == 0, so
     s.forget = s.forget[:11]                                                           # odd sizes check the gathering
     u = unlearner("grad_ascent", s)
-    import unlearun.evaluation as E                # record every example this process scores or generates from
-    seen, score0, gen0 = [], E.score_examples, E.greedy_generate
-    E.score_examples = lambda m, ex, *a, **k: (seen.extend("s" + ",".join(map(str, e["input_ids"])) for e in ex), score0(m, ex, *a, **k))[1]
-    E.greedy_generate = lambda m, ps, *a, **k: (seen.extend("g" + ",".join(map(str, p)) for p in ps), gen0(m, ps, *a, **k))[1]
+    import unlearun.evaluation.scoring as S, unlearun.evaluation.generation as G   # record every example this process
+    seen, score0, gen0 = [], S.score_examples, G.greedy_generate                  # scores or generates from
+    S.score_examples = lambda m, ex, *a, **k: (seen.extend("s" + ",".join(map(str, e["input_ids"])) for e in ex), score0(m, ex, *a, **k))[1]
+    G.greedy_generate = lambda m, ps, *a, **k: (seen.extend("g" + ",".join(map(str, p)) for p in ps), gen0(m, ps, *a, **k))[1]
     ev = u.evaluate(metrics=["perplexity", "probability", "truth_ratio", "forget_quality", "model_utility", "rouge",
                              "verbatim_memorization", "exact_memorization", "extraction_strength", "mia"], batch_size=4,
                     max_new_tokens=6, progress=False)
-    E.score_examples, E.greedy_generate = score0, gen0
+    S.score_examples, G.greedy_generate = score0, gen0
     res["seen"] = seen
     res["eval"] = json.loads(json.dumps(ev, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
@@ -57,7 +57,6 @@ if "ref" in parts:   # cached reference log-probs: each process scores its share
     h.remove()
 
 if "methods" in parts:
-    load_builtin_methods()
     res["methods"] = {}
     for name, mkw in [*[(m, {}) for m in sorted(METHODS) if m != "base"], ("grad_diff", {"retain_loss_type": "KL"})]:
         s = tiny_setup("gpt2")

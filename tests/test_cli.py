@@ -33,7 +33,7 @@ def test_demo_grad_diff_small(tmp_path, capsys):
     (["run", "--method", "nope", "--model", "gpt2", "--forget", "f.json"], "unknown method 'nope'"),
     (["eval", "--model", "./no-such-model", "--forget", "/no/such/forget.json"], "file not found"),
     (["demo", "--methods", "nope"], "unknown method(s) ['nope']"),
-    (["demo", "--people", "5"], "must be below --people"),
+    (["demo", "--people", "5"], "must be below people (5)"),
 ])
 def test_clean_errors(argv, message, capsys):
     assert main(argv) == 2

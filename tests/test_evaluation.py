@@ -65,7 +65,7 @@ def test_forget_quality_rises_against_retain_model(tmp_path, retain_model_dir):
         assert r["forget_quality_info"]["reference"] == "retain_model"
         assert r["forget_quality_info"]["statistic"] == "truth_ratio"
     assert before["forget_quality"] < 0.05 < after["forget_quality"]
-    assert not math.isnan(before["privleak"]) and before["privleak"] > 0       # the fine-tuned model leaks
+    assert before["privleak"] < -50                          # MUSE's convention: a model that remembers is near -100
     # saved statistics stand in for the retain model, and are refused for other data
     stats = tmp_path / "retain_stats.json"
     stats.write_text(json.dumps(before["retain_model_stats"]))
@@ -88,9 +88,10 @@ def test_missing_references_are_nan_with_a_hint(tmp_path):
     assert math.isnan(r["model_utility"])
     for hint in ("retain_model=", "holdout_data=", "retain_data="):
         assert hint in msgs
-    u.load_data(forget_data=s.forget, holdout_data=s.holdout, max_length=128)   # the holdout fallback, named
-    r = u.evaluate(["forget_quality"])
-    assert r["forget_quality_info"]["reference"] == "holdout" and r["forget_quality"] < 0.05
+    u.load_data(forget_data=s.forget, holdout_data=s.holdout, max_length=128)   # holdout data is no retain model:
+    with pytest.warns(UserWarning, match="needs a retain model"):               # no stand-in reference is invented
+        r = u.evaluate(["forget_quality"])
+    assert math.isnan(r["forget_quality"]) and r["forget_quality_info"]["reference"] is None
     with pytest.raises(ValueError, match="Unknown metrics"):
         u.evaluate(["bleu"])
 

@@ -5,9 +5,8 @@ import pytest, torch
 from unlearun.api import Unlearning
 from unlearun.models import AdapterDisabledReference, unwrap_model
 from unlearun.test_utils import tiny_setup
-from unlearun.trainer import METHODS, load_builtin_methods
+from unlearun.methods import METHODS
 
-load_builtin_methods()
 CASES = [(m, {}) for m in sorted(METHODS) if m != "base"] + [("grad_diff", {"retain_loss_type": "KL"}),
                                                             ("npo", {"precompute_ref": False})]
 

@@ -9,9 +9,8 @@ from unlearun.losses import mean_nll, token_logps
 from unlearun.methods.dpo import REFUSALS
 from unlearun.methods.rmu import activation_mse, hidden_at
 from unlearun.test_utils import tiny_setup
-from unlearun.trainer import METHODS, load_builtin_methods
+from unlearun.methods import METHODS
 
-load_builtin_methods()
 ARCHS = ["gpt2", "llama"]
 RUN = dict(batch_size=4, learning_rate=1e-2, num_epochs=3)          # the same schedule for every method
 # The tiny models' activations have norms of about 2: RMU's fixed steering coefficient must be large against them.
@@ -94,7 +93,7 @@ def test_rmu_changes_only_its_parameters(arch, kw, trained, tmp_path):
 
 def alternates_used(u):
     "The alternate answers DPO trained towards, decoded from the prepared dataset."
-    exs = u.trainer.train_dataset.extras["alternate"]
+    exs = u.trainer.train_dataset.epoch_extras["alternate"][0]
     return [u.tokenizer.decode([t for t in e["labels"] if t != IGNORE_INDEX and t != u.tokenizer.eos_token_id]).strip()
             for e in exs]
 

@@ -1,4 +1,4 @@
 __version__ = "0.1.0"
 
 from .api import Unlearning
-from .trainer import METHODS, register, get_method
+from .methods import METHODS, register, get_method

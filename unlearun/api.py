@@ -4,22 +4,24 @@
 
 # %% ../nbs/40_api.ipynb #675ac330
 from __future__ import annotations
-import datetime, json, math, os, platform, shutil, tempfile, time, warnings
+import datetime, json, math, os, platform, time
 from pathlib import Path
 import torch, transformers
 import unlearun
+from .config import DATA, RunConfig
 from .data import load_qa
-from .diagnostics import HealthMonitor, diagnose, forget_left, pareto_front, remedies_for, utility_kept
-from .evaluation import DEFAULT_METRICS, METRICS, Evaluator
-from .io import atomic_dir
+from .diagnostics import HealthMonitor, diagnose, remedies_for
 from .distributed import barrier, is_main_process
+from .evaluation import DEFAULT_METRICS, Evaluator, check_metrics, metrics_table, scalars
+from .io import atomic_dir
 from .lora import apply_lora, lora_config, save_lora
+from .methods import get_method
 from .models import is_peft_model, load_model
-from .trainer import METHODS, get_method, history, load_builtin_methods, make_training_args, train_method
+from .trainer import history, make_training_args, train_method
+from .tune import TuneResult, tune
 
 # %% auto #0
-__all__ = ['EVAL_METRICS', 'Unlearning', 'load_data', 'run', 'evaluate', 'report', 'TuneResult', 'tune', 'unlearning_config',
-           'audit_record', 'save_model']
+__all__ = ['Unlearning', 'load_data', 'run', 'evaluate', 'report', 'unlearning_config', 'audit_record', 'save_model']
 
 # %% ../nbs/40_api.ipynb #6a66bebe
 class Unlearning:
@@ -59,8 +61,8 @@ class Unlearning:
 
 # %% ../nbs/40_api.ipynb #4a1bf666
 def load_data(self:Unlearning, forget_data, retain_data=None,
-              max_length:int=512, # most tokens of prompt + answer; longer answers are cut and counted
-              question_key:str="question", answer_key:str="answer",
+              max_length:int=DATA.max_length, # most tokens of prompt + answer; longer answers are cut and counted
+              question_key:str=DATA.question_key, answer_key:str=DATA.answer_key,
               holdout_data=None, # same kind of data, never trained on (for MIA / forget quality)
               alternate_key:str|None=None, # field of alternate answers (DPO); by default built-in refusals
               use_chat_template:bool|None=None, # by default: when the tokenizer has one
@@ -90,7 +92,8 @@ def _is_oom(e:BaseException) -> bool:
     return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
         isinstance(e, RuntimeError) and ("out of memory" in str(e).lower() or "can't allocate memory" in str(e).lower()))
 
-def run(self:Unlearning, batch_size:int=8, learning_rate:float=1e-5, num_epochs:float=5,
+def run(self:Unlearning, batch_size:int=RunConfig.batch_size, learning_rate:float=RunConfig.learning_rate,
+        num_epochs:float=RunConfig.num_epochs,
         monitor:bool=True, # attach a HealthMonitor (NaN guard, spikes, probes, retain collapse)
         probe_every:int=10, # steps between probes of forget / retain NLL
         callbacks:list|None=None, # more `TrainerCallback`s
@@ -110,7 +113,7 @@ def run(self:Unlearning, batch_size:int=8, learning_rate:float=1e-5, num_epochs:
                                     callbacks=cbs, resume_from_checkpoint=resume_from_checkpoint)
     except Exception as e:
         if not _is_oom(e): raise
-        lines, _ = remedies_for("memory", self.method.name, self.method.hparams(), self.training)
+        lines, _ = remedies_for("memory", self.method, self.method.hparams(), self.training)
         raise MemoryError(f"Out of memory while training {self.method.name!r} ({type(e).__name__}). "
                           f"Try: {'; '.join(lines)}.") from e
     self.trainer.ref_model = None                                   # release the reference copy
@@ -122,17 +125,13 @@ def run(self:Unlearning, batch_size:int=8, learning_rate:float=1e-5, num_epochs:
 Unlearning.run = run
 
 # %% ../nbs/40_api.ipynb #58b992b5
-EVAL_METRICS = METRICS
-
 def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from `unlearun.evaluation.METRICS`
              retain_model=None, # model, folder or saved `retain_model_stats`, for forget_quality / privleak
              batch_size:int=16, **evaluator_args, # more `Evaluator` arguments (max_new_tokens, k, relearn_args, ...)
             ) -> dict:
     "Score the current model on the loaded sets; stored as 'before' (before `run`) or 'after'."
     if self.forget is None: raise RuntimeError("Call load_data(...) before evaluate().")
-    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown: raise ValueError(f"Unknown metrics {unknown}; available: {list(METRICS)}.")
+    metrics = check_metrics(metrics)
     ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain, holdout=self.holdout,
                    utility=self.utility, retain_model=retain_model if retain_model is not None else self.retain_model_stats,
                    batch_size=batch_size, **evaluator_args)
@@ -143,26 +142,10 @@ def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from `u
     return out
 Unlearning.evaluate = evaluate
 
-def _scalars(res:dict) -> dict:
-    "Flatten the numbers of a result: {'perplexity/forget': ..., 'mia/min_k': ..., 'forget_quality': ...}."
-    out = {}
-    for k, v in res.items():
-        if k in ("per_sample", "retain_model_stats") or k.endswith("_info") or k.endswith("_components"): continue
-        if isinstance(v, (int, float)): out[k] = float(v)
-        elif isinstance(v, dict):
-            for s, x in v.items():
-                if isinstance(x, (int, float)): out[f"{k}/{s}"] = float(x)
-                elif isinstance(x, dict): out.update({f"{k}/{s}/{n}": float(y) for n, y in x.items() if isinstance(y, (int, float))})
-    return out
-
 def report(self:Unlearning) -> str:
     "A Markdown table of every scalar metric before and after unlearning."
-    b, a = _scalars(self.results.get("before", {})), _scalars(self.results.get("after", {}))
-    if not b and not a: raise RuntimeError("Nothing evaluated yet: call evaluate(...) before and after run().")
-    fmt = lambda x: "" if x is None else f"{x:.4g}"
-    rows = ["| metric | before | after |", "|---|---|---|"]
-    rows += [f"| {k} | {fmt(b.get(k))} | {fmt(a.get(k))} |" for k in dict.fromkeys([*b, *a])]
-    return "\n".join(rows)
+    if not self.results: raise RuntimeError("Nothing evaluated yet: call evaluate(...) before and after run().")
+    return metrics_table({stage: self.results.get(stage, {}) for stage in ("before", "after")})
 Unlearning.report = report
 
 # %% ../nbs/40_api.ipynb #d4c0a5c1
@@ -171,72 +154,8 @@ def _diagnose(self:Unlearning):
     b, a = self.results.get("before"), self.results.get("after")
     if not b or not a:
         raise RuntimeError("diagnose() compares two evaluations: call evaluate(...) before run() and again after it.")
-    return diagnose(b, a, self.method.name, self.method.hparams(), self.training, self.monitor.events if self.monitor else None)
+    return diagnose(b, a, self.method, self.method.hparams(), self.training, self.monitor.events if self.monitor else None)
 Unlearning.diagnose = _diagnose
-
-class TuneResult:
-    "The trials of `Unlearning.tune`: `table` (one row per run), `pareto` (row indices) and `best` (a configuration)."
-    def __init__(self, table, pareto, best): self.table, self.pareto, self.best = table, pareto, best
-    def __repr__(self):
-        cols = ["trial", "config", "forgetting", "utility_kept", "diagnosis"]
-        rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        for r in self.table:
-            mark = " *" if r["trial"] in self.pareto else ""
-            rows.append(f"| {r['trial']}{mark} | {r['config']} | {r['forgetting']:.3f} | {r['utility_kept']:.3f} | {', '.join(r['diagnosis'])} |")
-        return "\n".join(rows) + f"\n\nbest: {self.best}  (* = Pareto front)"
-
-def tune(self:Unlearning, budget:int=6, # number of unlearning runs to try
-         batch_size:int=8, learning_rate:float=1e-5, num_epochs:float=5, # the starting configuration
-         retain_model=None, # model, folder or retain_model_stats: forgetting is then measured by forget quality
-         **training_args) -> TuneResult:
-    "Search the method's key arguments guided by the diagnosis; returns the trials, the Pareto front and the best."
-    if self.forget is None: raise RuntimeError("Call load_data(...) before tune().")
-    if not isinstance(budget, int) or budget < 1: raise ValueError(f"budget must be a positive whole number, got {budget!r}.")
-    init = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-    method0, ref = self.method, retain_model if retain_model is not None else self.retain_model_stats
-    metrics = ["perplexity", "rouge", "model_utility"] + (["forget_quality"] if ref is not None else [])
-    def score():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain, holdout=self.holdout,
-                             utility=self.utility, retain_model=ref, batch_size=16, progress=False).evaluate(metrics)
-    before = score()
-    if "retain_model_stats" in before: ref = before["retain_model_stats"]
-    config = {"learning_rate": learning_rate, "num_epochs": num_epochs, **method0.hparams()}
-    table, seen, saved = [], set(), (self.trainer, self.history, self.training, self.monitor)
-    try:
-        for trial in range(budget):
-            key = json.dumps(config, sort_keys=True)
-            if key in seen: break
-            seen.add(key)
-            self.model.load_state_dict(init)
-            hp = {k: v for k, v in config.items() if k not in ("learning_rate", "num_epochs")}
-            self.method = get_method(method0.name, **hp)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.run(batch_size=batch_size, learning_rate=config["learning_rate"], num_epochs=config["num_epochs"],
-                         disable_tqdm=True, **training_args)
-            after = score()
-            d = diagnose(before, after, method0.name, hp, self.training, self.monitor.events if self.monitor else None)
-            f, _ = forget_left(before, after); u, _ = utility_kept(before, after)
-            fq = after.get("forget_quality")
-            forgetting = float(fq) if ref is not None and fq is not None and math.isfinite(fq) else 1 - (f if f is not None else 1)
-            table.append(dict(trial=trial, config=dict(config), forgetting=forgetting, utility_kept=u if u is not None else float("nan"),
-                              forget_left=f, diagnosis=d.symptoms))
-            nxt = {k: v for k, v in d.suggestion.items() if k in config}
-            if not nxt:   # healthy: try a bolder step to see whether more forgetting is free
-                nxt = {"learning_rate": config["learning_rate"] * 1.5}
-            config = {**config, **nxt}
-    finally:
-        self.model.load_state_dict(init)
-        self.method = method0
-        self.trainer, self.history, self.training, self.monitor = saved
-    pts = [(r["forgetting"], r["utility_kept"]) for r in table]
-    front = [table[i]["trial"] for i in pareto_front(pts)]
-    enough = [r for r in table if r["trial"] in front and r["forget_left"] is not None and r["forget_left"] <= 0.5]
-    best = max(enough, key=lambda r: r["utility_kept"]) if enough else max((r for r in table if r["trial"] in front),
-                                                                           key=lambda r: r["forgetting"])
-    return TuneResult(table, front, dict(best["config"]))
 Unlearning.tune = tune
 
 # %% ../nbs/40_api.ipynb #035d92d3
@@ -269,7 +188,7 @@ def audit_record(self:Unlearning) -> dict:
             "retain_set_sha256": None if self.retain is None else self.retain.sha256,
             "method": self.method.name, "arguments": self.method.hparams(), "training": self.training,
             "base_model": str(self.model_name), "seed": self.seed,
-            "metrics": {stage: _scalars(r) for stage, r in self.results.items()},
+            "metrics": {stage: scalars(r) for stage, r in self.results.items()},
             "health_events": [{k: v for k, v in e.items() if k != "message"} for e in (self.monitor.events if self.monitor else [])],
             "versions": _versions(),
             "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}

@@ -6,9 +6,10 @@
 from __future__ import annotations
 import argparse, dataclasses, json, os, sys, warnings
 from pathlib import Path
+from .config import DataConfig, DemoConfig, RunConfig, check_number, check_run_args
 
 # %% auto #0
-__all__ = ['CLIError', 'extra_args', 'split_args', 'scalars_table', 'cmd_demo', 'cmd_run', 'cmd_eval', 'parser', 'main']
+__all__ = ['CLIError', 'extra_args', 'split_args', 'cmd_demo', 'cmd_run', 'cmd_eval', 'add_config_flags', 'parser', 'main']
 
 # %% ../nbs/50_cli.ipynb #319f8ba9
 class CLIError(Exception):
@@ -36,11 +37,9 @@ def extra_args(tokens:list[str]) -> dict:
 def split_args(method:str, extra:dict) -> tuple[dict, dict]:
     "Split extra flags into the method's arguments and `TrainingArguments` fields; anything else is an error."
     from transformers import TrainingArguments
-    from unlearun.trainer import METHODS, load_builtin_methods
-    load_builtin_methods()
+    from unlearun.methods import METHODS, method_arguments
     if method not in METHODS: raise CLIError(f"unknown method {method!r}; known methods: {sorted(METHODS)}")
-    mfields = {f.name for f in dataclasses.fields(METHODS[method])}
-    tfields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    mfields, tfields = set(method_arguments(METHODS[method])), {f.name for f in dataclasses.fields(TrainingArguments)}
     m = {k: v for k, v in extra.items() if k in mfields}
     t = {k: v for k, v in extra.items() if k not in mfields and k in tfields}
     bad = [k for k in extra if k not in mfields and k not in tfields]
@@ -72,17 +71,10 @@ def _data_kwargs(a) -> dict:
                 utility_data=util or None)
 
 # %% ../nbs/50_cli.ipynb #e8e0efa3
-def scalars_table(results:dict) -> str:
-    "A Markdown table of every scalar of some evaluations: {name: result} -> metrics x names."
-    from unlearun.api import _scalars
-    flat = {n: _scalars(r) for n, r in results.items()}
-    keys = list(dict.fromkeys(k for f in flat.values() for k in f))
-    out = ["| metric | " + " | ".join(flat) + " |", "|---|" + "---|" * len(flat)]
-    return "\n".join(out + [f"| {k} | " + " | ".join("" if f.get(k) is None else f"{f[k]:.4g}" for f in flat.values()) + " |"
-                            for k in keys])
-
 def _public(res:dict) -> dict:
-    return {k: v for k, v in res.items() if k not in ("per_sample", "retain_model_stats")}
+    "A result's numbers: no per-sample values, generated text or retain-model statistics."
+    from unlearun.evaluation import json_ready
+    return json_ready({k: v for k, v in res.items() if k not in ("per_sample", "retain_model_stats")})
 
 def _examples(res:dict, records:list[dict], n:int=3) -> list[str]:
     gen = res.get("per_sample", {}).get("forget", {}).get("generated") or []
@@ -91,94 +83,111 @@ def _examples(res:dict, records:list[dict], n:int=3) -> list[str]:
 # %% ../nbs/50_cli.ipynb #ca5f0479
 def cmd_demo(a) -> int:
     "`unlearun demo`."
-    from unlearun.demo import DemoConfig, demo
-    from unlearun.trainer import METHODS, load_builtin_methods
-    load_builtin_methods()
-    bad = [m for m in a.methods if m not in METHODS]
+    from unlearun.demo import demo
+    from unlearun.methods import METHODS
+    bad = [m for m in a.methods or [] if m not in METHODS]
     if bad: raise CLIError(f"unknown method(s) {bad}; known methods: {sorted(METHODS)}")
     if a.model: _check_model(a.model)
-    cfg = DemoConfig(people=a.people, forget_people=a.forget_people, holdout_people=a.holdout_people, seed=a.seed,
-                     model=a.model, finetune_epochs=a.finetune_epochs, finetune_lr=a.finetune_lr,
-                     n_layer=a.n_layer, hidden=a.hidden)
-    if cfg.forget_people + cfg.holdout_people >= cfg.people:
-        raise CLIError(f"--forget-people + --holdout-people must be below --people ({cfg.people})")
+    cfg = DemoConfig(**{f.name: getattr(a, f.name) for f in dataclasses.fields(DemoConfig)})
     demo(a.methods, a.output_dir, cfg, learning_rate=a.lr, num_epochs=a.epochs, show_examples=a.show_examples,
          progress=None if not a.no_progress else False)
     return 0
 
-def cmd_run(a, extra:list[str]) -> int:
-    "`unlearun run`: unlearn, evaluate before and after, save the model, write report.md and results.json."
-    from unlearun.api import Unlearning
+def _run_settings(a, extra:list[str]) -> tuple[dict, dict]:
+    "The method's and the trainer's arguments, every number checked, before anything is loaded."
     method_args, train_args = split_args(a.method, extra_args(extra))
-    data = _data_kwargs(a); _check_model(a.model)
-    if a.retain_model: _check_model(a.retain_model, "--retain-model")
+    check_run_args(a.batch_size, a.learning_rate, a.num_epochs, a.seed)
+    from unlearun.methods import get_method
+    get_method(a.method, **method_args)                   # the method's own checks (gamma="abc", beta=0, ...)
     out = Path(a.output_dir)
+    if out.exists() and not out.is_dir(): raise CLIError(f"--output-dir: {out} is a file, not a folder")
     if (out / "final_model").exists() and any((out / "final_model").iterdir()) and not a.overwrite:
         raise CLIError(f"{out / 'final_model'} is not empty; pass --overwrite to replace it")
-    progress = not a.no_progress and sys.stderr.isatty()
+    probe = out if out.exists() else next(p for p in out.absolute().parents if p.exists())
+    if not os.access(probe, os.W_OK): raise CLIError(f"--output-dir: {out} cannot be written (no permission on {probe})")
+    return method_args, train_args
+
+def _diagnosis(u) -> str:
+    try: return str(u.diagnose())
+    except Exception as e: return f"(no diagnosis: {type(e).__name__}: {e})"
+
+def cmd_run(a, extra:list[str]) -> int:
+    "`unlearun run`: unlearn, save the model, then evaluate before/after and write report.md and results.json."
+    from unlearun.api import Unlearning
+    method_args, train_args = _run_settings(a, extra)
+    data = _data_kwargs(a); _check_model(a.model)
+    if a.retain_model: _check_model(a.retain_model, "--retain-model")
+    out, progress = Path(a.output_dir), not a.no_progress and sys.stderr.isatty()
     print(f"Loading {a.model} ...", file=sys.stderr)
     u = Unlearning(method=a.method, model=a.model, output_dir=str(out / "outputs"), device=a.device, seed=a.seed, **method_args)
     u.load_data(**data)
-    metrics = a.metrics or None
-    kw = dict(progress=progress, **({"metrics": metrics} if metrics else {}))
-    if a.retain_model: kw["retain_model"] = a.retain_model
-    before = u.evaluate(**kw)
-    u.run(batch_size=a.batch_size, learning_rate=a.lr, num_epochs=a.epochs, disable_tqdm=not progress, **train_args)
-    kw.pop("retain_model", None)
-    after = u.evaluate(**kw)
-    saved = u.save_model(str(out / "final_model"), overwrite=a.overwrite)
-    diag = ""
-    from unlearun.demo import run_diagnosis
-    diag = run_diagnosis(u)
-    table = u.report()
+    kw = dict(progress=progress, **({"metrics": a.metrics} if a.metrics else {}))
+    before = u.evaluate(**kw, **({"retain_model": a.retain_model} if a.retain_model else {}))
+    u.run(batch_size=a.batch_size, learning_rate=a.learning_rate, num_epochs=a.num_epochs, disable_tqdm=not progress,
+          **train_args)
+    saved = u.save_model(str(out / "final_model"), overwrite=a.overwrite)   # what was trained is safe before scoring it
+    try: after, failed = u.evaluate(**kw), None
+    except Exception as e: after, failed = {}, f"{type(e).__name__}: {e}"
+    diag, table = ("" if failed else _diagnosis(u)), u.report()
     rep = [f"# unlearun run: {a.method}", "", f"Model: {a.model}; method arguments: {u.method.hparams()}; "
            f"training: {u.training}.", "", table, ""]
+    if failed: rep += [f"**The evaluation after unlearning failed** ({failed}); the model is saved.", ""]
     if diag: rep += ["## Diagnosis", "", "```", diag, "```", ""]
-    if a.show_examples: rep += ["## Forget examples after unlearning", ""] + _examples(after, u.forget.records) + [""]
+    if a.show_examples and after: rep += ["## Forget examples after unlearning", ""] + _examples(after, u.forget.records) + [""]
     (out / "report.md").write_text("\n".join(rep))
     (out / "results.json").write_text(json.dumps({"method": a.method, "method_args": u.method.hparams(),
-                                                  "training": u.training, "before": _public(before),
-                                                  "after": _public(after), "diagnosis": diag}, indent=1, default=str))
+        "training": u.training, "before": _public(before), "after": _public(after), "evaluation_error": failed,
+        "diagnosis": diag}, indent=1, default=str))
     print(table); print(); print(diag) if diag else None
+    if failed: print(f"unlearun: the evaluation after unlearning failed ({failed}); the model is saved.", file=sys.stderr)
     print(f"\nSaved the unlearned model to {saved}; report: {out / 'report.md'}")
     return 0
 
 def cmd_eval(a) -> int:
     "`unlearun eval`: evaluate one model, print the table, optionally write the results as JSON."
-    from unlearun.evaluation import Evaluator, METRICS, DEFAULT_METRICS
+    from unlearun.data import load_qa
+    from unlearun.evaluation import DEFAULT_METRICS, Evaluator, check_metrics, metrics_table
     from unlearun.models import load_model
     data = _data_kwargs(a); _check_model(a.model)
     if a.retain_model: _check_model(a.retain_model, "--retain-model")
-    bad = [m for m in a.metrics or [] if m not in METRICS]
-    if bad: raise CLIError(f"unknown metric(s) {bad}; available: {list(METRICS)}")
+    try: metrics = check_metrics(a.metrics or DEFAULT_METRICS)
+    except ValueError as e: raise CLIError(str(e)) from None
     model, tok = load_model(a.model, device=a.device)
-    from unlearun.data import load_qa
     load = lambda src, n: None if src is None else load_qa(src, tok, n, a.max_length, a.question_key, a.answer_key)
     ev = Evaluator(model, tok, forget=load(a.forget, "forget_data"), retain=load(a.retain, "retain_data"),
                    holdout=load(a.holdout, "holdout_data"), utility={n: load(p, n) for n, p in (data["utility_data"] or {}).items()},
                    retain_model=a.retain_model, max_length=a.max_length, progress=not a.no_progress and sys.stderr.isatty())
-    res = ev.evaluate(a.metrics or DEFAULT_METRICS)
-    print(scalars_table({Path(a.model).name or a.model: res}))
+    res = ev.evaluate(metrics)
+    print(metrics_table({Path(a.model).name or a.model: res}))
     if a.show_examples: print("\n".join(_examples(res, ev.sets["forget"].records)))
     if a.output: Path(a.output).write_text(json.dumps(_public(res), indent=1, default=str)); print(f"\nWrote {a.output}")
     return 0
 
 # %% ../nbs/50_cli.ipynb #eb1ef042
+_TYPES = {"int": int, "float": float, "str": str}
+
+def add_config_flags(p, cls, skip=(), **defaults):
+    "One flag per field of the dataclass `cls` (its type, default and help text); `defaults` override defaults."
+    for f in dataclasses.fields(cls):
+        if f.name in skip: continue
+        kind = _TYPES.get(str(f.type).split("|")[0].strip(), str)
+        flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+        p.add_argument(flag, dest=f.name, type=kind, default=defaults.get(f.name, f.default),
+                       help=f.metadata.get("help", ""))
+
 def _data_flags(p, retain_required=False):
     p.add_argument("--forget", required=True, help="forget set: .json (array or JSON Lines) or .jsonl")
     p.add_argument("--retain", required=retain_required, help="retain set (same formats)")
-    p.add_argument("--holdout", help="holdout set, never trained on (for MIA, privleak, forget quality)")
+    p.add_argument("--holdout", help="holdout set, never trained on (for MIA, privleak)")
     p.add_argument("--utility", nargs="*", metavar="NAME=FILE", help="extra utility sets, e.g. real_authors=ra.json")
     p.add_argument("--retain-model", help="a model trained without the forget set (forget quality, privleak)")
-    p.add_argument("--question-key", default="question"); p.add_argument("--answer-key", default="answer")
-    p.add_argument("--max-length", type=int, default=512, help="most tokens of prompt + answer")
+    add_config_flags(p, DataConfig)
     p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if present)")
     p.add_argument("--show-examples", action="store_true", help="print a few forget questions and answers (off: private)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 def parser() -> argparse.ArgumentParser:
     "The `unlearun` argument parser."
-    from unlearun.demo import DEMO_METHODS
     from unlearun.evaluation import METRICS
     p = argparse.ArgumentParser(prog="unlearun", description="Machine unlearning for causal language models.")
     p.add_argument("--version", action="version", version=f"unlearun {__import__('unlearun').__version__}")
@@ -186,31 +195,23 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="every method on a small model built locally (no download); writes a report",
                        description="Benchmark of fictitious people, a small model that memorises it, every method, "
                                    "every metric: report.md, results.json and plots in --output-dir.")
-    d.add_argument("--methods", nargs="+", default=list(DEMO_METHODS), help="methods to run (default: all)")
+    d.add_argument("--methods", nargs="+", default=None, help="methods to run (default: every registered method)")
     d.add_argument("--output-dir", default="./unlearun-demo", help="report, results, plots and the cached models")
-    d.add_argument("--model", help="fine-tune and unlearn this Hugging Face model (folder or hub id) instead of the tiny one")
-    d.add_argument("--people", type=int, default=40, help="fictitious people (8 facts each)")
-    d.add_argument("--forget-people", type=int, default=4); d.add_argument("--holdout-people", type=int, default=4)
-    d.add_argument("--finetune-epochs", type=float, default=None,
-                   help="epochs to fine-tune the target / retain models (default 60; 5 with --model)")
-    d.add_argument("--finetune-lr", type=float, default=None, help="fine-tuning learning rate (default 3e-3; 1e-4 with --model)")
-    d.add_argument("--n-layer", type=int, default=4, help="layers of the tiny model"); d.add_argument("--hidden", type=int, default=128)
+    add_config_flags(d, DemoConfig)
     d.add_argument("--lr", type=float, default=None, help="unlearning learning rate for every method (default: per method)")
     d.add_argument("--epochs", type=float, default=None, help="unlearning epochs for every method (default: per method)")
-    d.add_argument("--seed", type=int, default=0)
     d.add_argument("--show-examples", action="store_true", help="put a few forget questions and answers in the report")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
     r = sub.add_parser("run", help="unlearn a model on your data, evaluate, save",
                        description="Unlearn --forget from --model, evaluate before and after, save the model, "
                                    "report.md and results.json. Further flags are the method's arguments "
                                    "(--gamma 2) or TrainingArguments fields (--gradient-accumulation-steps 4).")
-    r.add_argument("--method", required=True, help="grad_ascent, grad_diff, npo, simnpo, dpo, rmu, ...")
+    r.add_argument("--method", required=True, help="a registered method: grad_ascent, grad_diff, npo, simnpo, dpo, rmu, ...")
     r.add_argument("--model", required=True, help="Hugging Face hub id, local folder or .gguf file")
     _data_flags(r)
     r.add_argument("--output-dir", default="./unlearun-run"); r.add_argument("--overwrite", action="store_true")
-    r.add_argument("--metrics", nargs="+", choices=METRICS, help="default: the Evaluator's defaults")
-    r.add_argument("--batch-size", type=int, default=8); r.add_argument("--lr", type=float, default=1e-5)
-    r.add_argument("--epochs", type=float, default=5); r.add_argument("--seed", type=int, default=42)
+    r.add_argument("--metrics", nargs="+", choices=list(METRICS), help="default: the Evaluator's defaults")
+    add_config_flags(r, RunConfig)
     e = sub.add_parser("eval", help="evaluate a model on your data", description="Evaluate --model on the given sets.")
     e.add_argument("--model", required=True, help="Hugging Face hub id, local folder or .gguf file")
     _data_flags(e)

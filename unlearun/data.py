@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 import numpy as np, torch
 from torch.utils.data import Dataset
+from .config import DATA, check_number
+from .distributed import rank as process_rank
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'FieldError', 'read_records', 'normalize_records', 'format_prompt', 'resolve_chat_template',
-           'encode_qa', 'record_sha256', 'QASet', 'load_qa', 'process_rank', 'ForgetRetainDataset', 'pad_examples',
-           'UnlearnCollator']
+           'encode_qa', 'record_sha256', 'QASet', 'load_qa', 'ForgetRetainDataset', 'pad_examples', 'UnlearnCollator']
 
 # %% ../nbs/01_data.ipynb #fbfbcbda
 class FieldError(KeyError):
@@ -141,29 +142,43 @@ def resolve_chat_template(tokenizer, use_chat_template:bool|None) -> bool:
         raise ValueError("use_chat_template=True but the tokenizer has no chat template.")
     return bool(use_chat_template)
 
+# %% ../nbs/01_data.ipynb #af8cd91e
+def _strip_eos(ids:list[int], eos:int) -> list[int]:
+    return ids[:-1] if ids and ids[-1] == eos else ids            # tokenizers that append EOS themselves
+
+def _prompt_length(prompt:list[int], joint:list[int]) -> tuple[int, bool]:
+    "Tokens of `joint` that belong to the prompt, and whether a token merged across the boundary."
+    if joint[:len(prompt)] == prompt: return len(prompt), False
+    n = 0
+    while n < min(len(prompt), len(joint)) and prompt[n] == joint[n]: n += 1
+    return n, True
+
 def encode_qa(tokenizer, questions:list[str], answers:list[str],
-              max_length:int=512, # the most tokens of prompt + answer + EOS
+              max_length:int=DATA.max_length, # the most tokens of prompt + answer + EOS
               use_chat_template:bool=False,
               locs:list[str]|None=None, # where each record came from, for error messages
-             ) -> tuple[list[dict], int]:
-    "Tokenise question-answer pairs; returns examples (`input_ids`, `labels`) and how many answers were truncated."
+             ) -> tuple[list[dict], dict]:
+    "Tokenise question-answer pairs; returns examples (`input_ids`, `labels`) and counts of truncated/merged records."
+    max_length = check_number("max_length", max_length, integer=True)
     if max_length < 2: raise ValueError(f"max_length must be at least 2, got {max_length}.")
-    prompts = [format_prompt(tokenizer, q, use_chat_template) for q in questions]
-    targets = answers if use_chat_template else [" " + a for a in answers]
-    p_ids = tokenizer(prompts, add_special_tokens=not use_chat_template)["input_ids"]
-    a_ids = tokenizer(targets, add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
     if eos is None: raise ValueError("The tokenizer has no EOS token; set tokenizer.eos_token first.")
-    out, n_trunc = [], 0
-    for i, (p, a) in enumerate(zip(p_ids, a_ids)):
-        a = list(a) + [eos]
-        if len(p) >= max_length:
+    prompts = [format_prompt(tokenizer, q, use_chat_template) for q in questions]
+    sep, special = ("", False) if use_chat_template else (" ", True)   # a chat template writes its own specials
+    p_ids = tokenizer(prompts, add_special_tokens=special)["input_ids"]
+    j_ids = tokenizer([p + sep + a for p, a in zip(prompts, answers)], add_special_tokens=special)["input_ids"]
+    out, counts = [], {"truncated": 0, "merged": 0}
+    for i, (p, j) in enumerate(zip(p_ids, j_ids)):
+        n, merged = _prompt_length(_strip_eos(list(p), eos), _strip_eos(list(j), eos))
+        counts["merged"] += merged
+        prompt, answer = j[:n], _strip_eos(list(j[n:]), eos) + [eos]
+        if n >= max_length:
             where = locs[i] if locs else f"record {i}"
-            raise ValueError(f"{where}: the prompt alone takes {len(p)} tokens, so max_length={max_length} leaves "
+            raise ValueError(f"{where}: the prompt alone takes {n} tokens, so max_length={max_length} leaves "
                              "no answer token; raise max_length or shorten the question.")
-        if len(p) + len(a) > max_length: a, n_trunc = a[:max_length - len(p)], n_trunc + 1
-        out.append(dict(input_ids=list(p) + a, labels=[IGNORE_INDEX] * len(p) + a))
-    return out, n_trunc
+        if n + len(answer) > max_length: answer, counts["truncated"] = answer[:max_length - n], counts["truncated"] + 1
+        out.append(dict(input_ids=list(prompt) + answer, labels=[IGNORE_INDEX] * n + answer))
+    return out, counts
 
 # %% ../nbs/01_data.ipynb #9882aa2b
 def record_sha256(rec:dict) -> str:
@@ -172,20 +187,29 @@ def record_sha256(rec:dict) -> str:
 
 class QASet:
     "A tokenised question-answer set: `records`, `examples` (input_ids/labels), `locs`, `sha256`."
-    def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer, max_length:int, use_chat_template:bool):
+    def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer, max_length:int, use_chat_template:bool,
+                 examples:list[dict]|None=None): # already tokenised examples (see `subset`)
         self.name, self.records, self.locs = name, records, locs
         self.tokenizer, self.max_length, self.use_chat_template = tokenizer, max_length, use_chat_template
-        self.examples, self.n_truncated = self.encode([r["question"] for r in records], [r["answer"] for r in records],
-                                                      locs)
+        counts = {"truncated": 0, "merged": 0}
+        if examples is None:
+            examples, counts = self.encode([r["question"] for r in records], [r["answer"] for r in records], locs)
+        self.examples, self.n_truncated, self.n_merged = examples, counts["truncated"], counts["merged"]
         if self.n_truncated:
             warnings.warn(f"{name}: {self.n_truncated} of {len(records)} answers were truncated to fit "
                           f"max_length={max_length}; raise max_length to keep them whole.", stacklevel=3)
         self.record_hashes = [record_sha256(r) for r in records]
         self.sha256 = hashlib.sha256("".join(self.record_hashes).encode()).hexdigest()
 
-    def encode(self, questions, answers, locs=None):
+    def encode(self, questions, answers, locs=None) -> tuple[list[dict], dict]:
         "Tokenise more pairs with this set's settings (e.g. alternate or perturbed answers)."
         return encode_qa(self.tokenizer, questions, answers, self.max_length, self.use_chat_template, locs)
+
+    def subset(self, indices:list[int], name:str|None=None) -> QASet:
+        "The records at `indices` as a set with the same tokenizer and settings (no re-tokenising)."
+        idx = [int(i) for i in indices]
+        return QASet(name or self.name, [self.records[i] for i in idx], [self.locs[i] for i in idx], self.tokenizer,
+                     self.max_length, self.use_chat_template, examples=[self.examples[i] for i in idx])
 
     def has(self, key:str) -> bool:
         "Whether every record has the optional field `key`."
@@ -195,8 +219,9 @@ class QASet:
     def __repr__(self):
         return f"QASet({self.name!r}, {len(self)} records, {self.n_truncated} truncated, sha256={self.sha256[:12]}…)"
 
-def load_qa(source, tokenizer, name:str="data", max_length:int=512, question_key:str="question",
-            answer_key:str="answer", alternate_key:str|None=None, use_chat_template:bool|None=None,
+# %% ../nbs/01_data.ipynb #e1da59ef
+def load_qa(source, tokenizer, name:str="data", max_length:int=DATA.max_length, question_key:str=DATA.question_key,
+            answer_key:str=DATA.answer_key, alternate_key:str|None=None, use_chat_template:bool|None=None,
             paraphrased_key:str|None="paraphrased_answer", perturbed_key:str|None="perturbed_answer") -> QASet:
     "Read, check and tokenise one question-answer set."
     recs, locs = read_records(source, name)
@@ -204,16 +229,13 @@ def load_qa(source, tokenizer, name:str="data", max_length:int=512, question_key
     return QASet(name, recs, locs, tokenizer, max_length, resolve_chat_template(tokenizer, use_chat_template))
 
 # %% ../nbs/01_data.ipynb #aeb47ad5
-def process_rank() -> int:
-    "The global rank of this process under torchrun / accelerate launch (0 otherwise)."
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0)))
-
 class ForgetRetainDataset(Dataset):
     "Forget examples, each paired with a retain example drawn by a (seed, rank, epoch, index)-seeded generator."
-    def __init__(self, forget:QASet, retain:QASet|None=None, seed:int=0, rank:int|None=None):
-        self.forget, self.retain, self.seed = forget, retain, seed
+    def __init__(self, forget:QASet, retain:QASet|None=None, seed:int=0, rank:int|None=None,
+                 epochs:int=1): # how many epochs training will start (for extras drawn anew each epoch)
+        self.forget, self.retain, self.seed, self.epochs = forget, retain, seed, epochs
         self.rank = process_rank() if rank is None else rank
-        self.epoch, self.extras = 0, {}
+        self.epoch, self.extras, self.epoch_extras = 0, {}, {}
 
     def set_epoch(self, epoch:int): self.epoch = int(epoch)
 
@@ -221,16 +243,19 @@ class ForgetRetainDataset(Dataset):
         "Which retain example goes with forget example `i` in the current epoch."
         return int(np.random.default_rng([self.seed, self.rank, self.epoch, i]).integers(len(self.retain.examples)))
 
-    def add_extra(self, key:str, values:list):
-        "Attach one value per forget example under `key` (e.g. cached reference log-probs)."
-        if len(values) != len(self.forget): raise ValueError(f"extra '{key}' has {len(values)} values, expected {len(self.forget)}.")
-        self.extras[key] = values
+    def add_extra(self, key:str, values:list, per_epoch:bool=False):
+        "Attach one value per forget example under `key`; `per_epoch`: a list of such lists, one per epoch."
+        tables = values if per_epoch else [values]
+        for t in tables:
+            if len(t) != len(self.forget): raise ValueError(f"extra '{key}' has {len(t)} values, expected {len(self.forget)}.")
+        (self.epoch_extras if per_epoch else self.extras)[key] = tables if per_epoch else values
 
     def __len__(self): return len(self.forget.examples)
     def __getitem__(self, i):
         item = {"forget": self.forget.examples[i], "index": i}
         if self.retain is not None: item["retain"] = self.retain.examples[self.retain_index(i)]
         for k, v in self.extras.items(): item[k] = v[i]
+        for k, v in self.epoch_extras.items(): item[k] = v[self.epoch % len(v)][i]
         return item
 
 # %% ../nbs/01_data.ipynb #50d31a01

@@ -5,14 +5,18 @@
 # %% ../nbs/03_losses.ipynb #eefbe29a
 from __future__ import annotations
 import functools, inspect
+from dataclasses import dataclass
+from typing import Callable
 import torch
 import torch.nn.functional as F
+from .config import check_number
 from .data import IGNORE_INDEX
 
 # %% auto #0
-__all__ = ['RETAIN_LOSSES', 'selective_log_softmax', 'token_logps', 'sequence_logps', 'mean_nll', 'kl_ref_to_model', 'retain_nll',
-           'retain_kl', 'check_retain_loss_type', 'retain_term', 'check_weights', 'concat_parts', 'split_parts',
-           'first_answer_position', 'joint_forward', 'reference_logps', 'precompute_logps']
+__all__ = ['RETAIN_TERMS', 'selective_log_softmax', 'token_logps', 'sequence_logps', 'mean_nll', 'kl_ref_to_model', 'retain_nll',
+           'retain_kl', 'RetainTerm', 'check_retain_loss_type', 'retain_term', 'check_weights', 'concat_parts',
+           'split_parts', 'first_answer_position', 'joint_forward', 'reference_logps', 'precompute_logps',
+           'answer_nlls']
 
 # %% ../nbs/03_losses.ipynb #57e2182c
 def selective_log_softmax(logits:torch.Tensor, # (..., V)
@@ -57,35 +61,43 @@ def retain_nll(logits, labels, ref_logits=None):
 
 def retain_kl(logits, labels, ref_logits):
     "KL(p_ref || p_theta) on retain answer tokens (keeps the model's distribution where it was)."
-    if ref_logits is None: raise ValueError("retain_loss_type='KL' needs reference logits.")
     return kl_ref_to_model(logits, ref_logits, labels)
 
-RETAIN_LOSSES = {"NLL": retain_nll, "KL": retain_kl}
+@dataclass(frozen=True)
+class RetainTerm:
+    "A retain term: `fn(logits, labels, ref_logits)`, and whether it needs a frozen reference model's logits."
+    fn: Callable
+    needs_reference: bool
+    help: str
+
+RETAIN_TERMS = {
+    "NLL": RetainTerm(retain_nll, False, "NLL of the retain answers"),
+    "KL": RetainTerm(retain_kl, True, "KL(p_ref || p_theta) to the starting model on the retain answers"),
+}
 
 def check_retain_loss_type(name:str) -> str:
     "Validate a `retain_loss_type` argument (case-insensitive); returns the canonical name."
-    if str(name).upper() not in RETAIN_LOSSES:
-        raise ValueError(f"retain_loss_type must be one of {list(RETAIN_LOSSES)}, got {name!r}.")
+    if str(name).upper() not in RETAIN_TERMS:
+        raise ValueError(f"retain_loss_type must be one of {list(RETAIN_TERMS)}, got {name!r}.")
     return str(name).upper()
 
 # %% ../nbs/03_losses.ipynb #b86ddb88
-def retain_term(retain_loss_type:str, # "NLL" or "KL" (canonical, see `check_retain_loss_type`)
+def retain_term(retain_loss_type:str, # a key of `RETAIN_TERMS` (canonical, see `check_retain_loss_type`)
                 logits:torch.Tensor, # (B, T, V) the trained model's logits on the retain part
                 part:dict, # the retain part of the batch: input_ids, attention_mask, labels
-                ref_model=None, # frozen starting model, needed for "KL"
+                ref_model=None, # frozen starting model, for terms that need one
                ) -> torch.Tensor:
-    "The retain term of one batch: NLL of the retain answers, or KL to `ref_model` on them."
-    ref_logits = None
-    if retain_loss_type == "KL":
-        if ref_model is None: raise ValueError("retain_loss_type='KL' needs a frozen reference model.")
+    "The retain term of one batch, e.g. the NLL of the retain answers or the KL to `ref_model` on them."
+    term, ref_logits = RETAIN_TERMS[retain_loss_type], None
+    if term.needs_reference:
+        if ref_model is None: raise ValueError(f"retain_loss_type={retain_loss_type!r} needs a frozen reference model.")
         with torch.no_grad():
             ref_logits = ref_model(input_ids=part["input_ids"], attention_mask=part["attention_mask"]).logits
-    return RETAIN_LOSSES[retain_loss_type](logits, part["labels"], ref_logits)
+    return term.fn(logits, part["labels"], ref_logits)
 
 def check_weights(**weights:float):
-    "Raise ValueError for a negative loss weight (gamma, alpha, ...)."
-    for k, v in weights.items():
-        if not v >= 0: raise ValueError(f"{k} must be >= 0, got {v}.")
+    "Raise ValueError for a loss weight (gamma, alpha, ...) that is not a number >= 0."
+    for k, v in weights.items(): check_number(k, v, "non-negative")
 
 # %% ../nbs/03_losses.ipynb #b5aaf244
 def _pad_to(t:torch.Tensor, T:int, value:int) -> torch.Tensor:
@@ -148,9 +160,15 @@ def precompute_logps(model, examples:list[dict], # tokenised examples (input_ids
                      pad_token_id:int=0, batch_size:int=4) -> list[float]:
     "Sequence log-prob of each example under `model` (eval mode, no grad, batched by length, split across processes)."
     from unlearun.distributed import distributed_map
-    return distributed_map(lambda ex: _logps_by_length(model, ex, pad_token_id, batch_size), list(examples))
+    return [s for s, _ in distributed_map(lambda ex: _logps_by_length(model, ex, pad_token_id, batch_size), list(examples))]
 
-def _logps_by_length(model, examples, pad_token_id, batch_size):
+def answer_nlls(model, examples:list[dict], pad_token_id:int=0, batch_size:int=16) -> list[float]:
+    "Mean answer NLL of each example: the cheap score a training probe needs (no vocabulary statistics)."
+    return [-s / max(n, 1) for s, n in _logps_by_length(model, list(examples), pad_token_id, batch_size)]
+
+@torch.no_grad()
+def _logps_by_length(model, examples, pad_token_id, batch_size) -> list[tuple[float, int]]:
+    "(sum of answer log-probs, answer length) of each example, in input order."
     from unlearun.data import pad_examples
     device, was_training = next(model.parameters()).device, model.training
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))   # shortest first: little padding
@@ -160,6 +178,7 @@ def _logps_by_length(model, examples, pad_token_id, batch_size):
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             b = {k: v.to(device) for k, v in pad_examples([examples[j] for j in idx], pad_token_id).items()}
-            for j, v in zip(idx, reference_logps(model, {"x": b}, ["x"], pad_token_id)["x"].tolist()): out[j] = v
+            logp, n = sequence_logps(*token_logps(joint_forward(model, {"x": b}, ["x"], pad_token_id)["x"], b["labels"]))
+            for j, s, m in zip(idx, logp.tolist(), n.tolist()): out[j] = (s, m)
     finally: model.train(was_training)
     return out

@@ -7,99 +7,44 @@ from __future__ import annotations
 import functools, os, random, tempfile
 from pathlib import Path
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from .synthetic import Attribute, person_records
+from .tiny import SIMPLE_CHAT_TEMPLATE, TINY_ARCHS, corpus, tiny_gpt2, tiny_llama, train_tokenizer
 
 # %% auto #0
-__all__ = ['SIMPLE_CHAT_TEMPLATE', 'TINY_ARCHS', 'synthetic_qa', 'train_tokenizer', 'corpus', 'tiny_gpt2', 'tiny_llama',
-           'TinySetup', 'tiny_setup', 'data_dir', 'smollm2_path']
+__all__ = ['TINY_FACTS', 'synthetic_qa', 'TinySetup', 'tiny_setup', 'set_nll', 'smoke_run', 'test_gt', 'test_lt', 'data_dir',
+           'smollm2_path']
 
 # %% ../nbs/00_test_utils.ipynb #9da25241
 _SYLLABLES = "ka lo mi ren sa tor vi el an dru pel os fin mar quo zel bri ta nov ul".split()
-_FACTS = {  # attribute: (question template, answer template, paraphrase template, values)
-    "city": ("Where was {n} born?", "{n} was born in {v}.", "The birthplace of {n} is {v}.",
-             "Orvane Tessik Lumbra Caldor Mirest Quellin Sabrodh Vintal".split()),
-    "job": ("What does {n} do for a living?", "{n} works as a {v}.", "By profession, {n} is a {v}.",
-            "baker cartographer glassblower beekeeper surveyor luthier archivist ferrier".split()),
-    "book": ("What is the title of the first book by {n}?", "The first book by {n} is called The {v} Road.",
-             "{n} debuted with a book titled The {v} Road.",
-             "Silver Hollow Amber Quiet Northern Broken Velvet Paper".split()),
-    "pet": ("What animal does {n} keep at home?", "{n} keeps a {v} at home.", "At home, {n} has a pet {v}.",
-            "tortoise parrot ferret goat hedgehog cat heron dog".split()),
-}
+TINY_FACTS = (
+    Attribute("city", "Where was {n} born?", "{n} was born in {v}.", "The birthplace of {n} is {v}.",
+              tuple("Orvane Tessik Lumbra Caldor Mirest Quellin Sabrodh Vintal".split())),
+    Attribute("job", "What does {n} do for a living?", "{n} works as a {v}.", "By profession, {n} is a {v}.",
+              tuple("baker cartographer glassblower beekeeper surveyor luthier archivist ferrier".split())),
+    Attribute("book", "What is the title of the first book by {n}?", "The first book by {n} is called The {v} Road.",
+              "{n} debuted with a book titled The {v} Road.",
+              tuple("Silver Hollow Amber Quiet Northern Broken Velvet Paper".split())),
+    Attribute("pet", "What animal does {n} keep at home?", "{n} keeps a {v} at home.", "At home, {n} has a pet {v}.",
+              tuple("tortoise parrot ferret goat hedgehog cat heron dog".split())),
+)
 
 def _name(rng):
     first = "".join(rng.choice(_SYLLABLES) for _ in range(2)).capitalize()
     last = "".join(rng.choice(_SYLLABLES) for _ in range(3)).capitalize()
     return f"{first} {last}"
 
+_FIELDS = ("question", "answer", "paraphrased_answer", "perturbed_answer")
+
 def synthetic_qa(n_people:int=4, # number of fictitious people
                  seed:int=0, # the same seed gives the same records
                  n_perturbed:int=3, # wrong answers per record
                 ) -> list[dict]:
-    "Question-answer records about fictitious people, with paraphrased and perturbed answers."
+    "Question-answer records about fictitious people (4 facts each), with paraphrased and perturbed answers."
     rng = random.Random(seed)
-    out, names = [], set()
+    names = set()
     while len(names) < n_people: names.add(_name(rng))
-    for n in sorted(names):
-        for q, a, p, values in _FACTS.values():
-            v = rng.choice(values)
-            wrong = rng.sample([w for w in values if w != v], n_perturbed)
-            out.append(dict(question=q.format(n=n), answer=a.format(n=n, v=v),
-                            paraphrased_answer=p.format(n=n, v=v),
-                            perturbed_answer=[a.format(n=n, v=w) for w in wrong]))
-    return out
-
-# %% ../nbs/00_test_utils.ipynb #861f9aae
-def train_tokenizer(texts:list[str], # corpus to learn the BPE merges from
-                    vocab_size:int=400, # target vocabulary size
-                    pad_is_eos:bool=True, # use EOS as pad token (GPT-2 style) instead of a separate `<pad>`
-                    chat_template:str|None=None, # optional Jinja chat template
-                   ) -> PreTrainedTokenizerFast:
-    "Train a small byte-level BPE tokenizer offline."
-    specials = ["<|endoftext|>", "<pad>"]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                                   pad_token="<|endoftext|>" if pad_is_eos else "<pad>")
-    if chat_template: fast.chat_template = chat_template
-    return fast
-
-# %% ../nbs/00_test_utils.ipynb #b8434df3
-SIMPLE_CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% if m['role'] == 'assistant' %}"
-                        "<|endoftext|>{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
-
-def corpus(records:list[dict]) -> list[str]:
-    "Every text field of `records`, for training a tokenizer."
-    out = []
-    for r in records:
-        for v in r.values(): out += v if isinstance(v, list) else [str(v)]
-    return out + ["Question: Answer:"]
-
-# %% ../nbs/00_test_utils.ipynb #f8b5fdf5
-def tiny_gpt2(tokenizer, n_layer:int=2, n_embd:int=64, seed:int=0) -> GPT2LMHeadModel:
-    "A tiny random GPT-2-like causal LM for `tokenizer`."
-    torch.manual_seed(seed)
-    cfg = GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=n_embd, n_layer=n_layer, n_head=4,
-                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # deterministic training for tests
-                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                     pad_token_id=tokenizer.pad_token_id)
-    return GPT2LMHeadModel(cfg)
-
-def tiny_llama(tokenizer, n_layer:int=2, hidden:int=64, seed:int=0) -> LlamaForCausalLM:
-    "A tiny random Llama-like causal LM (grouped-query attention, RoPE) for `tokenizer`."
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
-                      num_hidden_layers=n_layer, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=256, bos_token_id=tokenizer.bos_token_id,
-                      eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    return LlamaForCausalLM(cfg)
-
-TINY_ARCHS = {"gpt2": tiny_gpt2, "llama": tiny_llama}
+    recs = [r for n in sorted(names) for r in person_records(n, rng, n_perturbed, TINY_FACTS)]
+    return [{k: r[k] for k in _FIELDS} for r in recs]
 
 # %% ../nbs/00_test_utils.ipynb #d25a50d3
 class TinySetup:
@@ -115,7 +60,7 @@ class TinySetup:
 def _tiny_parts(arch, n_forget_people, n_retain_people, n_holdout_people, seed):
     people = n_forget_people + n_retain_people + n_holdout_people
     recs = synthetic_qa(people, seed=seed)
-    k = len(_FACTS)
+    k = len(TINY_FACTS)
     forget = recs[:n_forget_people * k]
     retain = recs[n_forget_people * k:(n_forget_people + n_retain_people) * k]
     holdout = recs[(n_forget_people + n_retain_people) * k:]
@@ -144,6 +89,47 @@ def tiny_setup(arch:str="gpt2", # "gpt2" or "llama"
     if finetuned:
         model.load_state_dict(_finetuned_state(arch, n_forget_people, n_retain_people, n_holdout_people, seed, epochs, lr))
     return TinySetup(model, tok, [dict(r) for r in forget], [dict(r) for r in retain], [dict(r) for r in holdout])
+
+# %% ../nbs/00_test_utils.ipynb #dd61d04d
+def set_nll(model, examples) -> float:
+    "Token-mean answer NLL of tokenised examples (or a `QASet`) in one no-grad pass."
+    from unlearun.data import pad_examples
+    from unlearun.losses import mean_nll, token_logps
+    b = pad_examples(getattr(examples, "examples", examples), 0)
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+    model.train(was)
+    return mean_nll(*token_logps(logits, b["labels"])).item()
+
+def smoke_run(method:str, arch:str="gpt2", num_epochs:float=3, learning_rate:float=1e-3, batch_size:int=4,
+              forget:list|None=None, # forget records instead of the tiny setup's (e.g. with alternate answers)
+              alternate_key:str|None=None, # their field of alternate answers (DPO)
+              **method_args) -> dict:
+    "Unlearn the fine-tuned tiny model with `method`; history and forget / retain NLL before and after."
+    from unlearun.data import load_qa
+    from unlearun.methods import get_method
+    from unlearun.trainer import history, make_training_args, train_method
+    s = tiny_setup(arch, finetuned=True)
+    f = load_qa(forget or s.forget, s.tokenizer, "forget_data", alternate_key=alternate_key)
+    r = load_qa(s.retain, s.tokenizer, "retain_data")
+    before = dict(forget=set_nll(s.model, f), retain=set_nll(s.model, r))
+    m = get_method(method, **method_args)
+    with tempfile.TemporaryDirectory() as d:
+        args = make_training_args(d, batch_size=batch_size, learning_rate=learning_rate, num_epochs=num_epochs,
+                                  disable_tqdm=True)
+        tr = train_method(m, s.model, s.tokenizer, f, r if m.needs_retain else None, args=args)
+    return dict(history=history(tr.state.log_history), model=s.model, method=m, forget=f, retain=r, before=before,
+                after=dict(forget=set_nll(s.model, f), retain=set_nll(s.model, r)))
+
+def test_gt(a, b):
+    "Check `a > b`; the failure message shows both values."
+    if not a > b: raise AssertionError(f"expected {a!r} > {b!r}")
+
+def test_lt(a, b):
+    "Check `a < b`; the failure message shows both values."
+    if not a < b: raise AssertionError(f"expected {a!r} < {b!r}")
 
 # %% ../nbs/00_test_utils.ipynb #c2755ed5
 def data_dir() -> Path|None:

@@ -4,17 +4,17 @@
 
 # %% ../../nbs/14_methods.dpo.ipynb #603d5aa3
 from __future__ import annotations
-import random
+import os
 from dataclasses import dataclass
-import torch
+from pathlib import Path
+import numpy as np, torch
 import torch.nn.functional as F
-from ..losses import (joint_forward, mean_nll, precompute_logps,
-                             reference_logps, retain_term, sequence_logps, token_logps)
-from .npo import NPO
-from ..trainer import register
+from ..config import check_number
+from ..losses import mean_nll, precompute_logps, reference_logps, sequence_logps, token_logps
+from .base import ForgetRetainMethod, register
 
 # %% auto #0
-__all__ = ['REFUSALS', 'dpo_loss', 'pick_alternates', 'DPO']
+__all__ = ['REFUSALS', 'dpo_loss', 'load_refusals', 'pick_alternates', 'DPO']
 
 # %% ../../nbs/14_methods.dpo.ipynb #638cd05c
 def dpo_loss(chosen_logps:torch.Tensor, # (B,) log p_theta(y_alt|x)
@@ -23,9 +23,9 @@ def dpo_loss(chosen_logps:torch.Tensor, # (B,) log p_theta(y_alt|x)
              ref_rejected_logps:torch.Tensor, # (B,) log p_ref(y_forget|x)
              beta:float=0.1, # inverse temperature
             ) -> torch.Tensor:
-    "L = -mean log sigmoid(beta * [(logp - ref)(y_alt) - (logp - ref)(y_forget)])."
+    "`L = -(2/beta) * mean(log sigmoid(beta * [(logp - ref)(y_alt) - (logp - ref)(y_forget)]))`."
     margin = (chosen_logps - ref_chosen_logps) - (rejected_logps - ref_rejected_logps)   # (B,)
-    return -F.logsigmoid(beta * margin).mean()
+    return -(2 / beta) * F.logsigmoid(beta * margin).mean()
 
 # %% ../../nbs/14_methods.dpo.ipynb #ad9e07b5
 REFUSALS = [
@@ -51,33 +51,64 @@ REFUSALS = [
     "That question is beyond what I can answer.",
 ]
 
-def pick_alternates(records:list[dict], seed:int=0) -> tuple[list[str], str]:
-    "One alternate answer per record (from its `alternates`, else a built-in refusal) and which source was used."
+def load_refusals(source=None, # a text file (one refusal per line), a list of strings, or None for `REFUSALS`
+                 ) -> list[str]:
+    "Refusal answers to prefer over the forget answers."
+    if source is None: return list(REFUSALS)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source).expanduser()
+        if not path.is_file(): raise FileNotFoundError(f"refusals: file not found: {path}")
+        lines, where = path.read_text(encoding="utf-8").splitlines(), str(path)
+    elif isinstance(source, (list, tuple)): lines, where = list(source), "the list"
+    else: raise TypeError(f"refusals must be a file path or a list of strings, got {type(source).__name__}.")
+    for i, line in enumerate(lines):
+        if not isinstance(line, str): raise TypeError(f"refusals[{i}] must be a string, got {type(line).__name__}.")
+    out = [line.strip() for line in lines if line.strip()]
+    if not out: raise ValueError(f"refusals: {where} holds no refusal; expected one per line.")
+    return out
+
+def pick_alternates(records:list[dict], seed:int=0, pool:list[str]|None=None, epoch:int=0) -> tuple[list[str], str]:
+    "One alternate per record for `epoch` (its own `alternates`, else one of `pool`), seeded; and the source used."
     has_data = bool(records) and all("alternates" in r for r in records)
-    rng = random.Random(seed)
-    return [rng.choice(r["alternates"] if has_data else REFUSALS) for r in records], \
-           ("data" if has_data else "built-in refusals")
+    pool = REFUSALS if pool is None else pool
+    out = []
+    for i, r in enumerate(records):
+        choices = r["alternates"] if has_data else pool
+        out.append(choices[int(np.random.default_rng([seed, epoch, i]).integers(len(choices)))])
+    return out, "data" if has_data else ("built-in refusals" if pool is REFUSALS else "refusals")
 
 # %% ../../nbs/14_methods.dpo.ipynb #452e4b5f
 @register("dpo")
 @dataclass
-class DPO(NPO):
-    "DPO towards alternate answers (refusals by default), with a retain term (Rafailov et al. 2023; TOFU); NPO's arguments."
-    def __post_init__(self):
-        super().__post_init__()
-        self.alternate_source = None
+class DPO(ForgetRetainMethod):
+    "DPO towards alternate answers (refusals by default), with a retain term (Rafailov et al. 2023; TOFU)."
+    beta: float = 0.1               # inverse temperature; the loss carries NPO's 2/beta scale
+    precompute_ref: bool = True     # reference log-probs once before training (False: a frozen copy at every step)
+    refusals: str|None = None       # a file of refusals, one per line (e.g. TOFU's idontknow.jsonl); None: built-in
+    resample: bool = False          # draw a new alternate for every example at every epoch (TOFU's way), seeded
+    forget_parts = ("forget", "alternate")
+
+    def check(self):
+        super().check()
+        self.beta, self.alternate_source = check_number("beta", self.beta), None
+
+    @property
+    def forget_needs_reference(self): return not self.precompute_ref
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
-        f = dataset.forget
-        alts, self.alternate_source = pick_alternates(f.records, dataset.seed)
-        alt_examples, _ = f.encode([r["question"] for r in f.records], alts, f.locs)
-        dataset.add_extra("alternate", alt_examples)
+        f, pool = dataset.forget, None if self.refusals is None else load_refusals(self.refusals)
+        draws = [pick_alternates(f.records, dataset.seed, pool, e)[0] for e in range(dataset.epochs if self.resample else 1)]
+        self.alternate_source = pick_alternates(f.records[:1], 0, pool)[1]
+        pairs = sorted({(i, a) for alts in draws for i, a in enumerate(alts)})   # each (example, alternate) once
+        ex = f.encode([f.records[i]["question"] for i, _ in pairs], [a for _, a in pairs], [f.locs[i] for i, _ in pairs])[0]
+        per_epoch = lambda values: [[values[i, a] for i, a in enumerate(alts)] for alts in draws]
+        dataset.add_extra("alternate", per_epoch(dict(zip(pairs, ex))), per_epoch=True)
         if self.precompute_ref:   # the model has not been trained yet: it *is* the reference
             dataset.add_extra("ref_forget_logps", precompute_logps(model, f.examples, tokenizer.pad_token_id))
-            dataset.add_extra("ref_alternate_logps", precompute_logps(model, alt_examples, tokenizer.pad_token_id))
+            ref = dict(zip(pairs, precompute_logps(model, ex, tokenizer.pad_token_id)))
+            dataset.add_extra("ref_alternate_logps", per_epoch(ref), per_epoch=True)
 
-    def loss(self, model, batch, ref_model=None):
-        logits = joint_forward(model, batch, ["forget", "alternate", "retain"])   # one forward for all three
+    def forget_term(self, logits, batch, ref_model=None):
         lp_f, mask_f = token_logps(logits["forget"], batch["forget"]["labels"])
         forget_logps = sequence_logps(lp_f, mask_f)[0]                            # (B,) rejected
         alt_logps = sequence_logps(*token_logps(logits["alternate"], batch["alternate"]["labels"]))[0]  # (B,) chosen
@@ -85,8 +116,5 @@ class DPO(NPO):
         else:
             ref = reference_logps(ref_model, batch, ["forget", "alternate"])
             ref_f, ref_a = ref["forget"], ref["alternate"]
-        forget = dpo_loss(alt_logps, forget_logps, ref_a.to(alt_logps), ref_f.to(forget_logps), self.beta)
-        retain = retain_term(self.retain_loss_type, logits["retain"], batch["retain"], ref_model)
-        loss = self.gamma * forget + self.alpha * retain
-        return loss, {"forget_loss": forget.item(), "retain_loss": retain.item(),
-                      "forget_nll": mean_nll(lp_f, mask_f).item(), "alternate_logp": alt_logps.mean().item()}
+        loss = dpo_loss(alt_logps, forget_logps, ref_a.to(alt_logps), ref_f.to(forget_logps), self.beta)
+        return loss, {"forget_nll": mean_nll(lp_f, mask_f).item(), "alternate_logp": alt_logps.mean().item()}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 from ..losses import joint_forward, mean_nll, token_logps
-from ..trainer import UnlearningMethod, register
+from .base import UnlearningMethod, register
 
 # %% auto #0
 __all__ = ['grad_ascent_loss', 'GradAscent']
@@ -22,6 +22,7 @@ def grad_ascent_loss(forget_nll:torch.Tensor) -> torch.Tensor:
 @dataclass
 class GradAscent(UnlearningMethod):
     "Gradient ascent on the forget answers (Jang et al. 2023)."
+    instead = {"forgets_too_much": "grad_diff (its retain term protects utility)", "not_forgetting": "npo or rmu"}
     def loss(self, model, batch, ref_model=None):
         logits = joint_forward(model, batch, ["forget"])["forget"]              # (B, T, V)
         nll = mean_nll(*token_logps(logits, batch["forget"]["labels"]))

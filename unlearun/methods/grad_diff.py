@@ -6,38 +6,25 @@
 from __future__ import annotations
 from dataclasses import dataclass
 import torch
-from ..losses import check_retain_loss_type, check_weights, joint_forward, mean_nll, retain_term, token_logps
+from ..losses import mean_nll, token_logps
+from .base import ForgetRetainMethod, register
 from .grad_ascent import grad_ascent_loss
-from ..trainer import UnlearningMethod, register
 
 # %% auto #0
 __all__ = ['grad_diff_loss', 'GradDiff']
 
 # %% ../../nbs/11_methods.grad_diff.ipynb #38dc6ace
 def grad_diff_loss(forget_nll:torch.Tensor, retain_term:torch.Tensor, gamma:float=1.0, alpha:float=1.0) -> torch.Tensor:
-    "L = gamma * (-NLL(forget)) + alpha * R(retain)."
+    "`L = gamma * (-NLL(forget)) + alpha * R(retain)`."
     return gamma * grad_ascent_loss(forget_nll) + alpha * retain_term
 
 # %% ../../nbs/11_methods.grad_diff.ipynb #b44a5f28
 @register("grad_diff")
 @dataclass
-class GradDiff(UnlearningMethod):
+class GradDiff(ForgetRetainMethod):
     "Gradient ascent on forget plus a retain term (Liu et al. 2022; TOFU)."
-    gamma: float = 1.0              # weight of the forget term
-    alpha: float = 1.0              # weight of the retain term
-    retain_loss_type: str = "NLL"   # "NLL" (retain likelihood) or "KL" (stay close to the starting model)
-    needs_retain = True
+    instead = {"not_forgetting": "npo or rmu"}
 
-    def __post_init__(self):
-        self.retain_loss_type = check_retain_loss_type(self.retain_loss_type)
-        check_weights(gamma=self.gamma, alpha=self.alpha)
-
-    @property
-    def needs_reference(self): return self.retain_loss_type == "KL"
-
-    def loss(self, model, batch, ref_model=None):
-        logits = joint_forward(model, batch, ["forget", "retain"])             # one forward for both parts
-        forget_nll = mean_nll(*token_logps(logits["forget"], batch["forget"]["labels"]))
-        retain = retain_term(self.retain_loss_type, logits["retain"], batch["retain"], ref_model)  # shared helper
-        loss = grad_diff_loss(forget_nll, retain, self.gamma, self.alpha)
-        return loss, {"forget_loss": -forget_nll.item(), "retain_loss": retain.item(), "forget_nll": forget_nll.item()}
+    def forget_term(self, logits, batch, ref_model=None):
+        nll = mean_nll(*token_logps(logits["forget"], batch["forget"]["labels"]))
+        return grad_ascent_loss(nll), {"forget_nll": nll.item()}

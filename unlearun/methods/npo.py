@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
-from ..losses import (joint_forward, mean_nll, precompute_logps,
-                             reference_logps, retain_term, sequence_logps, token_logps)
-from .grad_diff import GradDiff
-from ..trainer import register
+from ..config import check_number
+from ..losses import mean_nll, precompute_logps, reference_logps, sequence_logps, token_logps
+from .base import ForgetRetainMethod, register
 
 # %% auto #0
 __all__ = ['npo_loss', 'NPO']
@@ -20,35 +19,30 @@ def npo_loss(logps:torch.Tensor, # (B,) log p_theta(y|x): sums over answer token
              ref_logps:torch.Tensor, # (B,) the same under the reference (starting) model
              beta:float=0.1, # inverse temperature
             ) -> torch.Tensor:
-    "L = -(2/beta) * mean log sigmoid(-beta * (logp - ref_logp))."
+    "`L = -(2/beta) * mean(log sigmoid(-beta * (logp - ref_logp)))`."
     return -(2 / beta) * F.logsigmoid(-beta * (logps - ref_logps)).mean()
 
 # %% ../../nbs/12_methods.npo.ipynb #d504f5cb
 @register("npo")
 @dataclass
-class NPO(GradDiff):
-    "Negative preference optimisation with a retain term (Zhang et al. 2024); gamma, alpha, retain_loss_type as in GradDiff."
+class NPO(ForgetRetainMethod):
+    "Negative preference optimisation with a retain term (Zhang et al. 2024)."
     beta: float = 0.1               # inverse temperature; beta -> 0 is gradient ascent
     precompute_ref: bool = True     # reference log-probs once before training (False: a frozen copy at every step)
 
-    def __post_init__(self):
-        super().__post_init__()
-        if not self.beta > 0: raise ValueError(f"beta must be > 0, got {self.beta}.")
+    def check(self):
+        super().check()
+        self.beta = check_number("beta", self.beta)
 
     @property
-    def needs_reference(self): return not self.precompute_ref or super().needs_reference
+    def forget_needs_reference(self): return not self.precompute_ref
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
         if self.precompute_ref:   # the model has not been trained yet: it *is* the reference
             dataset.add_extra("ref_logps", precompute_logps(model, dataset.forget.examples, tokenizer.pad_token_id))
 
-    def loss(self, model, batch, ref_model=None):
-        logits = joint_forward(model, batch, ["forget", "retain"])             # one forward for both parts
+    def forget_term(self, logits, batch, ref_model=None):
         lp, mask = token_logps(logits["forget"], batch["forget"]["labels"])     # (B, T-1)
         logps = sequence_logps(lp, mask)[0]                                     # (B,)
         ref = batch["ref_logps"] if self.precompute_ref else reference_logps(ref_model, batch, ["forget"])["forget"]
-        forget = npo_loss(logps, ref.to(logps), self.beta)
-        retain = retain_term(self.retain_loss_type, logits["retain"], batch["retain"], ref_model)
-        loss = self.gamma * forget + self.alpha * retain
-        return loss, {"forget_loss": forget.item(), "retain_loss": retain.item(),
-                      "forget_nll": mean_nll(lp, mask).item()}
+        return npo_loss(logps, ref.to(logps), self.beta), {"forget_nll": mean_nll(lp, mask).item()}

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 from torch import nn
+from ..config import check_number
 from ..data import IGNORE_INDEX, pad_examples
-from ..losses import check_weights, concat_parts, split_parts
+from ..losses import concat_parts, split_parts
+from .base import UnlearningMethod, register
 from ..models import frozen_copy, is_peft_model, reference_model, unwrap_model
-from ..trainer import UnlearningMethod, register
 
 # %% auto #0
 __all__ = ['decoder_layers', 'mlp_out_proj', 'default_target_layer', 'check_layer', 'hidden_at', 'truncated_frozen_copy',
@@ -37,8 +38,8 @@ def mlp_out_proj(layer:nn.Module) -> nn.Module:
     raise ValueError(f"RMU cannot find the MLP output projection of {type(layer).__name__}.")
 
 def default_target_layer(n_layers:int) -> int:
-    "About a quarter of the depth (WMDP: layer 7 of 32), at least 1, at most the last layer."
-    return min(n_layers - 1, max(1, n_layers // 4))
+    "WMDP's depth ratio, layer 7 of 32: `round(7 * n_layers / 32)`, at least 1, at most the last layer."
+    return min(n_layers - 1, max(1, int(7 * n_layers / 32 + 0.5)))
 
 def check_layer(layer:int, n_layers:int, what:str="target_layer", model_name:str="the model"):
     "Raise ValueError unless 0 <= layer < n_layers."
@@ -100,15 +101,16 @@ class RMU(UnlearningMethod):
     "Representation misdirection (Li et al. 2024, WMDP), optionally adaptive (Dang et al. 2025)."
     steering_coeff: float = 6.5                   # c; with adaptive=True, c = steering_coeff * mean ||h_frozen(x_f)||
     alpha: float = 1.0                            # weight of the retain term (WMDP used 1200: see "Choosing alpha")
-    target_layer: int|None = None                 # decoder layer whose output is steered; default ~ depth / 4
+    target_layer: int|None = None                 # decoder layer whose output is steered; default round(7/32 * depth)
     trainable_layers: list[int]|None = None       # layers whose MLP output projection is trained; default l-2..l
     adaptive: bool = False                        # scale c by the forget activations' norm (adaptive RMU)
     answer_only: bool = False                     # average over answer tokens only (default: all non-padding tokens)
     needs_retain = True
+    forget_knobs, retain_knobs = ("steering_coeff",), ("alpha",)
 
-    def __post_init__(self):
-        check_weights(alpha=self.alpha)
-        if not self.steering_coeff > 0: raise ValueError(f"steering_coeff must be > 0, got {self.steering_coeff}.")
+    def check(self):
+        self.alpha = check_number("alpha", self.alpha, "non-negative")
+        self.steering_coeff = check_number("steering_coeff", self.steering_coeff)
         self.control, self.layer, self.layers_trained = None, None, None
         self._frozen, self._saved_requires_grad = None, None
 

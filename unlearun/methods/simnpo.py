@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
-from ..losses import (joint_forward, mean_nll, retain_term,
-                             sequence_logps, token_logps)
-from .grad_diff import GradDiff
-from ..trainer import register
+from ..config import check_number
+from ..losses import mean_nll, sequence_logps, token_logps
+from .base import ForgetRetainMethod, register
 
 # %% auto #0
 __all__ = ['simnpo_loss', 'SimNPO']
@@ -21,27 +20,22 @@ def simnpo_loss(logps:torch.Tensor, # (B,) log p_theta(y|x): sums over answer to
                 beta:float=2.5, # inverse temperature
                 delta:float=0.0, # reward margin (the paper's gamma), not multiplied by beta
                ) -> torch.Tensor:
-    "L = -(2/beta) * mean log sigmoid(-(beta/|y|) * logp - delta)."
+    "`L = -(2/beta) * mean(log sigmoid(-(beta/|y|) * logp - delta))`."
     return -(2 / beta) * F.logsigmoid(-(beta / lengths.clamp(min=1)) * logps - delta).mean()
 
 # %% ../../nbs/13_methods.simnpo.ipynb #bd186024
 @register("simnpo")
 @dataclass
-class SimNPO(GradDiff):
-    "Reference-free NPO with length normalisation and a margin (Fan et al. 2024); gamma, alpha, retain_loss_type as in GradDiff."
+class SimNPO(ForgetRetainMethod):
+    "Reference-free NPO with length normalisation and a margin (Fan et al. 2024)."
     beta: float = 2.5               # inverse temperature
     delta: float = 0.0              # reward margin (the paper's gamma), not multiplied by beta
 
-    def __post_init__(self):
-        super().__post_init__()
-        if not self.beta > 0: raise ValueError(f"beta must be > 0, got {self.beta}.")
+    def check(self):
+        super().check()
+        self.beta, self.delta = check_number("beta", self.beta), check_number("delta", self.delta, "any")
 
-    def loss(self, model, batch, ref_model=None):
-        logits = joint_forward(model, batch, ["forget", "retain"])             # one forward for both parts
+    def forget_term(self, logits, batch, ref_model=None):
         lp, mask = token_logps(logits["forget"], batch["forget"]["labels"])     # (B, T-1)
         logps, lengths = sequence_logps(lp, mask)                               # (B,), (B,)
-        forget = simnpo_loss(logps, lengths, self.beta, self.delta)
-        retain = retain_term(self.retain_loss_type, logits["retain"], batch["retain"], ref_model)
-        loss = self.gamma * forget + self.alpha * retain
-        return loss, {"forget_loss": forget.item(), "retain_loss": retain.item(),
-                      "forget_nll": mean_nll(lp, mask).item()}
+        return simnpo_loss(logps, lengths, self.beta, self.delta), {"forget_nll": mean_nll(lp, mask).item()}
