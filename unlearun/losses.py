@@ -13,10 +13,10 @@ from .config import check_number
 from .data import IGNORE_INDEX
 
 # %% auto #0
-__all__ = ['RETAIN_TERMS', 'selective_log_softmax', 'token_logps', 'sequence_logps', 'mean_nll', 'kl_ref_to_model', 'retain_nll',
-           'retain_kl', 'RetainTerm', 'check_retain_loss_type', 'retain_term', 'check_weights', 'concat_parts',
-           'split_parts', 'first_answer_position', 'joint_forward', 'reference_logps', 'precompute_logps',
-           'answer_nlls']
+__all__ = ['RETAIN_TERMS', 'DEFAULT_RETAIN_TERM', 'selective_log_softmax', 'token_logps', 'sequence_logps', 'mean_nll',
+           'kl_ref_to_model', 'retain_nll', 'retain_kl', 'RetainTerm', 'check_retain_loss_type', 'retain_term',
+           'check_weights', 'concat_parts', 'split_parts', 'first_answer_position', 'joint_forward', 'reference_logps',
+           'precompute_logps', 'answer_nlls']
 
 # %% ../nbs/03_losses.ipynb #57e2182c
 def selective_log_softmax(logits:torch.Tensor, # (..., V)
@@ -74,6 +74,7 @@ RETAIN_TERMS = {
     "NLL": RetainTerm(retain_nll, False, "NLL of the retain answers"),
     "KL": RetainTerm(retain_kl, True, "KL(p_ref || p_theta) to the starting model on the retain answers"),
 }
+DEFAULT_RETAIN_TERM = "NLL"
 
 def check_retain_loss_type(name:str) -> str:
     "Validate a `retain_loss_type` argument (case-insensitive); returns the canonical name."

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 import torch
 from ..config import check_number
-from ..losses import RETAIN_TERMS, check_retain_loss_type, joint_forward, retain_term
+from ..losses import DEFAULT_RETAIN_TERM, RETAIN_TERMS, check_retain_loss_type, joint_forward, retain_term
 
 # %% auto #0
 __all__ = ['METHODS', 'UnlearningMethod', 'register', 'method_arguments', 'get_method', 'ForgetRetainMethod']
@@ -81,7 +81,7 @@ class ForgetRetainMethod(UnlearningMethod):
     "`gamma * forget_term + alpha * retain_term` from one forward pass; subclasses write `forget_term`."
     gamma: float = 1.0               # weight of the forget term
     alpha: float = 1.0               # weight of the retain term
-    retain_loss_type: str = "NLL"    # the retain term, a key of `RETAIN_TERMS` (case-insensitive)
+    retain_loss_type: str = DEFAULT_RETAIN_TERM   # the retain term, a key of `RETAIN_TERMS` (case-insensitive)
     needs_retain: ClassVar[bool] = True
     forget_parts: ClassVar[tuple[str, ...]] = ("forget",)   # the batch parts `forget_term` reads
     forget_knobs: ClassVar[tuple[str, ...]] = ("gamma",)
