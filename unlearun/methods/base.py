@@ -23,6 +23,7 @@ class UnlearningMethod:
     forget_knobs: ClassVar[tuple[str, ...]] = ()      # arguments that forget more when raised
     retain_knobs: ClassVar[tuple[str, ...]] = ()      # arguments that keep more of the retain data when raised
     instead: ClassVar[dict[str, str]] = {}            # symptom -> methods worth trying instead (for the diagnosis)
+    recommended: ClassVar[dict[str, dict]] = {}       # model size ("~100M", "1-8B") -> run settings and arguments
 
     def __post_init__(self): self.check()
 
