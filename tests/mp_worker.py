@@ -10,7 +10,7 @@ from unlearun.methods import METHODS
 
 warnings.filterwarnings("ignore")
 out, batch = sys.argv[1], int(sys.argv[2])
-parts = sys.argv[3].split(",") if len(sys.argv) > 3 else ["weights", "eval", "ref", "methods"]
+parts = sys.argv[3].split(",") if len(sys.argv) > 3 else ["weights", "eval", "ref", "methods", "select"]
 torch.set_num_threads(1)
 r, w = rank(), world_size()
 res = {"rank": r, "world": w}
@@ -67,6 +67,14 @@ if "methods" in parts:
         res["methods"][key] = {"steps": u.trainer.state.global_step, "finite": all(np.isfinite(h["loss"]) for h in u.history),
                                "changed": sum(int(not torch.equal(before[k], after[k])) for k in before),
                                "checksum": float(sum(v.double().sum() for v in after.values()))}
+
+if "select" in parts:    # evaluating while training: every process evaluates, all take the same decisions
+    s = tiny_setup("gpt2", n_forget_people=4)
+    u = unlearner("simnpo", s, alpha=0.0, beta=0.1).run(batch_size=batch, eval_every=1, eval_subset=8,
+                                                        select_best="forget_vs_utility", **kw)
+    res["select"] = {"best": u.training["best"], "steps": [e["step"] for e in u.evaluations],
+                     "utility": [e["eval/model_utility"] for e in u.evaluations],
+                     "checksum": float(sum(p.double().sum() for p in unwrap_model(u.model).parameters()))}
 
 with open(f"{out}/rank{r}_of{w}.json", "w") as f: json.dump(res, f)
 barrier()

@@ -79,3 +79,12 @@ def test_accelerate_configs_parse(cfg):
     from accelerate.commands.config.config_args import load_config_from_file
     c = load_config_from_file(str(cfg))
     assert c.num_processes >= 1 and str(c.distributed_type) != "NO"
+
+
+def test_evaluating_while_training_on_two_processes(runs):
+    _, one, two = runs
+    a, b, c = one[0]["select"], two[0]["select"], two[1]["select"]
+    assert a["steps"] == b["steps"] == c["steps"] and b["best"] == c["best"]             # the same decisions
+    assert b["best"]["step"] == a["best"]["step"]                                     # as one process
+    assert all(math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-6) for x, y in zip(a["utility"], b["utility"]))
+    assert math.isclose(b["checksum"], c["checksum"], rel_tol=1e-9)                   # replicas hold the same weights

@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_api.ipynb #675ac330
 from __future__ import annotations
-import datetime, json, math, os, platform, time
+import datetime, json, math, os, platform, time, warnings
 from pathlib import Path
 import torch, transformers
 import unlearun
@@ -17,6 +17,7 @@ from .io import atomic_dir
 from .lora import apply_lora, lora_config, save_lora
 from .methods import get_method
 from .models import is_peft_model, load_model
+from .selection import EvalCallback
 from .trainer import history, make_training_args, train_method
 from .tune import TuneResult, tune
 
@@ -85,8 +86,10 @@ Unlearning.load_data = load_data
 
 # %% ../nbs/40_api.ipynb #d0019f43
 def _merge_probes(hist:list[dict], probes:list[dict]) -> list[dict]:
-    by_step = {p["step"]: p for p in probes}
-    return [{**h, **{k: v for k, v in by_step.get(h.get("step"), {}).items() if k != "step"}} for h in hist]
+    "Per-step records with the probes (and mid-run evaluations) of the same step merged in."
+    by_step = {}
+    for p in probes: by_step.setdefault(p["step"], {}).update({k: v for k, v in p.items() if k != "step"})
+    return [{**h, **by_step.get(h.get("step"), {})} for h in hist]
 
 def _is_oom(e:BaseException) -> bool:
     return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
@@ -98,13 +101,23 @@ def run(self:Unlearning, batch_size:int=RunConfig.batch_size, learning_rate:floa
         probe_every:int=10, # steps between probes of forget / retain NLL
         callbacks:list|None=None, # more `TrainerCallback`s
         resume_from_checkpoint:bool|str|None=None, # True: the last checkpoint in output_dir; or a checkpoint folder
+        eval_every:int|str|None=None, # evaluate every N steps or every "epoch" (and at step 0): see `EvalCallback`
+        eval_metrics:list|None=None, # metrics of those evaluations; by default ROUGE, utility (and forget quality)
+        eval_subset:int|None=None, # score at most this many retain / holdout / utility examples (the forget set: all)
+        select_best=None, # keep the weights of the best evaluated step by this rule (see `selector`)
+        stop_when=None, # stop training once this holds at an evaluation (see `condition`)
         **training_args) -> Unlearning:
     "Unlearn the forget set; extra keywords are `TrainingArguments` fields."
     if self.forget is None: raise RuntimeError("Call load_data(...) before run().")
     args = make_training_args(self.output_dir, batch_size, learning_rate, num_epochs, seed=self.seed,
                               device=self.device, **training_args)
     self.monitor = HealthMonitor(self.forget, self.retain, probe_every=probe_every) if monitor else None
-    cbs = [*(callbacks or []), *([self.monitor] if self.monitor else [])]
+    if eval_every is None and (select_best is not None or stop_when is not None):
+        raise ValueError("select_best= and stop_when= act on evaluations during training: pass eval_every= too.")
+    self.eval_callback = None if eval_every is None else EvalCallback(
+        self._evaluation(eval_metrics, eval_subset), eval_every, select_best, stop_when,
+        best_path=Path(self.output_dir) / "best_eval.pt" if args.save_strategy != "no" else None)
+    cbs = [*(callbacks or []), *([self.monitor] if self.monitor else []), *([self.eval_callback] if self.eval_callback else [])]
     self.training = dict(batch_size=batch_size, learning_rate=learning_rate, num_epochs=num_epochs,
                          **{k: v for k, v in training_args.items() if isinstance(v, (int, float, str, bool))})
     start, self.training["started_at"] = time.time(), datetime.datetime.now(datetime.timezone.utc).isoformat()
@@ -118,11 +131,33 @@ def run(self:Unlearning, batch_size:int=RunConfig.batch_size, learning_rate:floa
                           f"Try: {'; '.join(lines)}.") from e
     self.trainer.ref_model = None                                   # release the reference copy
     self.model.eval()
-    self.history = _merge_probes(history(self.trainer.state.log_history), self.monitor.probes if self.monitor else [])
+    self.evaluations = list(self.eval_callback.records) if self.eval_callback else []
+    self.history = _merge_probes(history(self.trainer.state.log_history),
+                                 (self.monitor.probes if self.monitor else []) + self.evaluations)
     self.training.update(steps=self.trainer.state.global_step, seconds=round(time.time() - start, 2),
                          finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
+    if self.eval_callback:
+        cb = self.eval_callback
+        self.training.update(evaluations=len(cb.records), best=cb.best, stopped=cb.stopped)
     return self
 Unlearning.run = run
+
+def _evaluation(self:Unlearning, metrics:list|None, subset:int|None):
+    "The evaluation a run repeats: the forget set, the first `subset` examples of the others, the retain model's statistics."
+    cut = lambda s: s if s is None or not subset else s.subset(range(min(subset, len(s))))   # forget: always whole
+    if metrics is None:
+        metrics = ["rouge", *(["model_utility"] if self.retain is not None or self.utility else []),
+                   *(["forget_quality"] if self.retain_model_stats is not None else [])]
+    ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=cut(self.retain), holdout=cut(self.holdout),
+                   utility={n: cut(s) for n, s in self.utility.items()}, retain_model=self.retain_model_stats,
+                   progress=False)
+    metrics = check_metrics(metrics)
+    def evaluate():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ev.evaluate(metrics)
+    return evaluate
+Unlearning._evaluation = _evaluation
 
 # %% ../nbs/40_api.ipynb #58b992b5
 def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from `unlearun.evaluation.METRICS`
@@ -149,12 +184,42 @@ def report(self:Unlearning) -> str:
 Unlearning.report = report
 
 # %% ../nbs/40_api.ipynb #d4c0a5c1
-def _diagnose(self:Unlearning):
-    "Diagnose this run from its evaluations before and after `run` and its health events."
+def _evidence(self:Unlearning) -> tuple[dict, dict, str]:
+    "Before / after results to diagnose, and what they are: explicit evaluations, mid-run ones, or the probes."
     b, a = self.results.get("before"), self.results.get("after")
-    if not b or not a:
-        raise RuntimeError("diagnose() compares two evaluations: call evaluate(...) before run() and again after it.")
-    return diagnose(b, a, self.method, self.method.hparams(), self.training, self.monitor.events if self.monitor else None)
+    if b and a: return b, a, "evaluate() before and after run()"
+    ev = getattr(self, "evaluations", [])
+    if len(ev) >= 2:                                 # what the training did: its first and last evaluations
+        unflat = lambda e: _nested({k[5:]: v for k, v in e.items() if k.startswith("eval/")})
+        best = self.training.get("best")
+        kept = f"; the model holds the weights of step {best['step']} (select_best)" if best else ""
+        return unflat(ev[0]), unflat(ev[-1]), f"the run's evaluations at steps {ev[0]['step']} and {ev[-1]['step']}{kept}"
+    probes = self.monitor.probes if self.monitor else []
+    if len(probes) >= 2:
+        ppl = lambda p: {"perplexity": {s: math.exp(min(p[f"probe_{s}_nll"], 709)) for s in ("forget", "retain")
+                                         if f"probe_{s}_nll" in p}}
+        return ppl(probes[0]), ppl(probes[-1]), (f"the training probes' forget / retain NLL at steps {probes[0]['step']} "
+                                                 f"and {probes[-1]['step']} (no evaluation: perplexities only)")
+    raise RuntimeError("diagnose() needs evidence: evaluate(...) before and after run(), run(eval_every=...), or "
+                       "the run's health monitor (run(monitor=True, probe_every=...)).")
+
+def _nested(flat:dict) -> dict:
+    "{'rouge/forget/rougeL_recall': x} -> {'rouge': {'forget': {'rougeL_recall': x}}}."
+    out = {}
+    for k, v in flat.items():
+        *path, last = k.split("/")
+        d = out
+        for p in path: d = d.setdefault(p, {})
+        d[last] = v
+    return out
+
+def _diagnose(self:Unlearning):
+    "Diagnose this run from its evaluations before and after `run`, its mid-run evaluations or its probes."
+    b, a, source = self._evidence()
+    d = diagnose(b, a, self.method, self.method.hparams(), self.training, self.monitor.events if self.monitor else None)
+    d.source = source
+    return d
+Unlearning._evidence = _evidence
 Unlearning.diagnose = _diagnose
 Unlearning.tune = tune
 

@@ -98,8 +98,9 @@ class Diagnosis:
                 for k, v in f.changes.items(): self.suggestion.setdefault(k, v)
     @property
     def symptoms(self) -> list[str]: return [f.symptom for f in self.findings]
+    source: str|None = None     # what the before / after results were (set by `Unlearning.diagnose`)
     def __str__(self):
-        out = []
+        out = [f"(from {self.source})"] if self.source else []
         for f in self.findings:
             out.append(f"[{f.severity}] {_TITLES.get(f.symptom, f.symptom)}")
             out += [f"    evidence: {e}" for e in f.evidence]

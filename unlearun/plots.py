@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 # %% auto #0
-__all__ = ['plot_training', 'plot_tradeoff', 'plot_mia', 'plot_truth_ratios', 'runs_panel']
+__all__ = ['plot_training', 'plot_tradeoff', 'plot_mia', 'plot_truth_ratios', 'plot_evaluations', 'runs_panel']
 
 # %% ../nbs/32_plots.ipynb #dee2b4fd
 def _fig(ncols=1, w=4.2, h=2.8):
@@ -65,6 +65,21 @@ def plot_truth_ratios(unlearned_tr, retain_tr, forget_quality:float|None=None):
     ax.hist(np.asarray(retain_tr), bins=bins, alpha=.6, label="retain model")
     ax.set_xlabel("truth ratio R"); ax.set_ylabel("examples"); ax.legend(fontsize=7)
     ax.set_title("truth ratios on forget" + (f" (forget quality {forget_quality:.3g})" if forget_quality is not None else ""))
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/32_plots.ipynb #9e3ac33a
+def plot_evaluations(evaluations:list[dict], # `Unlearning.evaluations`: {"step", "eval/<key>": value, ...}
+                     keys:list[str]|None=None, # metric keys (without "eval/"); default: forget ROUGE-L, utility, forget quality
+                     best_step:int|None=None, title:str="evaluations during training"):
+    "Evaluated metrics against the training step, one line each, the selected step marked."
+    keys = keys or [k for k in ("rouge/forget/rougeL_recall", "model_utility", "forget_quality")
+                    if evaluations and f"eval/{k}" in evaluations[0]]
+    fig, (ax,) = _fig(1, 4.6, 3.0)
+    steps = [e["step"] for e in evaluations]
+    for k in keys: ax.plot(steps, [e.get(f"eval/{k}") for e in evaluations], marker="o", ms=3, label=k)
+    if best_step is not None: ax.axvline(best_step, color="k", ls=":", lw=1, label=f"kept: step {best_step}")
+    ax.set_xlabel("step"); ax.set_ylabel("value"); ax.legend(fontsize=7); ax.set_title(title)
     fig.tight_layout()
     return fig
 
