@@ -4,7 +4,7 @@ import pytest
 from unlearun import Unlearning
 from unlearun.diagnostics import diagnose
 from unlearun.evaluation import ATTACKS, Evaluator, weights_digest
-from unlearun.test_utils import test_gt, test_lt, tiny_setup
+from unlearun.test_utils import test_gt as check_gt, test_lt as check_lt, tiny_setup
 from unlearun.tiny import tiny_gpt2
 from unlearun.trainer import finetune
 
@@ -47,9 +47,9 @@ def results(models):
 def test_an_attack_recovers_suppressed_answers(results):
     o, sup = results["original"], results["suppressed"]
     print("\nrecovered (suppressed):", {a: round(sup[a]["recovered"], 3) for a in ATTACKS})
-    test_lt(sup["rouge"]["forget"]["rougeL_recall"], 0.3 * o["rouge"]["forget"]["rougeL_recall"])   # looks forgotten
-    test_gt(sup["robustness"]["worst"], 0.25)                                                 # a measurable share back
-    test_gt(sup["relearning"]["recovered"], 0.25)
+    check_lt(sup["rouge"]["forget"]["rougeL_recall"], 0.3 * o["rouge"]["forget"]["rougeL_recall"])   # looks forgotten
+    check_gt(sup["robustness"]["worst"], 0.25)                                                 # a measurable share back
+    check_gt(sup["relearning"]["recovered"], 0.25)
     assert sup["relearning_info"]["reference"] == "the original under the same attack"
 
 
@@ -72,7 +72,7 @@ def test_retain_model_gives_back_no_more_than_held_out_data(models, results):
             gain_f = x - on_forget[a].get("baseline_by", {}).get(v, on_forget[a]["baseline"])
             gain_h = on_holdout[a]["attacked"][v] - on_holdout[a].get("baseline_by", {}).get(v, on_holdout[a]["baseline"])
             print(f"{a}/{v}: gain on forget {gain_f:+.3f}, on holdout {gain_h:+.3f}")
-            test_lt(gain_f, gain_h + 0.15)
+            check_lt(gain_f, gain_h + 0.15)
         r = on_forget[a]["recovered"]
         assert math.isnan(r) or r < 0.15, (a, r)
 
@@ -81,11 +81,10 @@ def test_no_attack_changes_the_model(models):
     s, suppressed, _ = models
     args = {"latent": {"probe": True, "probe_steps": 3, "probe_layers": 1}, "relearning": {"steps": 3}}
     if importlib.util.find_spec("bitsandbytes") is not None: args["quantization"] = {"backend": "bitsandbytes"}
-    for m in (s.model, suppressed):
-        before = weights_digest(m)
-        r = evaluate(s, m, attack_args=args)                     # every attack, the probe and (if installed) bnb
-        assert weights_digest(m) == before
-        assert set(r["robustness"]) == {*ATTACKS, "worst"} and "probe" in r["latent"]["attacked"]
+    before = weights_digest(suppressed)
+    r = evaluate(s, suppressed, attack_args=args)                  # every attack, the probe and (if installed) bnb
+    assert weights_digest(suppressed) == before
+    assert set(r["robustness"]) == {*ATTACKS, "worst"} and "probe" in r["latent"]["attacked"]
 
 
 def test_unlearning_passes_its_before_results_as_the_original(tmp_path):
