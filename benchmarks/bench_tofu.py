@@ -6,7 +6,8 @@ retain subset until it recites the forget answers (the *target*), and on the ret
 model*, the reference); both are cached by a fingerprint of their recipe. Every registered method then unlearns the
 target with its recommended settings for this model size (`METHODS[name].recommended`), and every model is scored
 with forget quality, model utility (retain + real authors + world facts), forget / retain ROUGE-L, the forget truth
-ratio, MIA AUROC and privleak. Writes RESULTS_tofu.md (command and wall time at the top), RESULTS_tofu.json and the
+ratio, MIA AUROC, privleak and the attacks' recovered fractions (quantization, relearning, prompt attacks,
+latent knowledge). Writes RESULTS_tofu.md (command and wall time at the top), RESULTS_tofu.json and the
 trade-off plot.
 
     python benchmarks/bench_tofu.py                          # the default: forget01, a 2-core CPU, bf16 autocast
@@ -96,13 +97,17 @@ def fine_tuned(a, src: str, role: str, records: list[dict]) -> Path:
     return path
 
 
-METRICS = ["perplexity", "forget_quality", "model_utility", "rouge", "truth_ratio", "mia", "privleak"]
+METRICS = ["perplexity", "forget_quality", "model_utility", "rouge", "truth_ratio", "mia", "privleak",
+           "quantization", "relearning", "prompt_attacks", "latent"]   # the attacks: recovered fraction vs the target
+ATTACK_COLUMNS = {"quant. recovered": "quantization", "relearn recovered": "relearning",
+                  "prompt recovered": "prompt_attacks", "latent recovered": "latent"}
 
 
-def score(model, tok, sets: dict, a, retain_model) -> dict:
+def score(model, tok, sets: dict, a, retain_model, original: dict | None = None) -> dict:
     from unlearun.evaluation import Evaluator
     ev = Evaluator(model, tok, forget=sets["forget"], retain=sets["retain_eval"], holdout=sets["holdout"],
-                   utility=sets["utility"], retain_model=retain_model, max_length=a.max_length, progress=False)
+                   utility=sets["utility"], retain_model=retain_model, max_length=a.max_length, progress=False,
+                   original=original)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ev.evaluate(METRICS)
@@ -112,7 +117,7 @@ def row(r: dict) -> dict:
     return {"forget ROUGE-L": r["rouge"]["forget"]["rougeL_recall"], "retain ROUGE-L": r["rouge"]["retain"]["rougeL_recall"],
             "forget quality": r["forget_quality"], "model utility": r["model_utility"],
             "forget truth ratio": r["truth_ratio"]["forget"], "MIA AUROC (min-k)": r["mia"]["min_k"],
-            "privleak %": r["privleak"]}
+            "privleak %": r["privleak"], **{c: r[m]["recovered"] for c, m in ATTACK_COLUMNS.items()}}
 
 
 def goal(r: dict, target: dict, retain: dict) -> dict:
@@ -152,7 +157,8 @@ def unlearn(method: str, settings: dict, target_dir: Path, sets: dict, a, stats:
 
 def results_md(a, cmd: str, wall: float, rows: dict, goals: dict, settings: dict, times: dict, tuned: dict) -> str:
     cols = list(next(iter(rows.values())))
-    fmt = lambda k, v: f"{v:.3g}" if k in ("forget quality",) else (f"{v:.1f}" if "privleak" in k else f"{v:.3f}")
+    fmt = lambda k, v: ("" if isinstance(v, float) and math.isnan(v) else f"{v:.3g}" if k in ("forget quality",) else
+                        f"{v:.1f}" if "privleak" in k else f"{v:.2f}" if "recovered" in k else f"{v:.3f}")
     L = ["# Real-model TOFU benchmark", "", f"Command: `{cmd}`", "", f"Wall time: {wall / 60:.1f} min on "
          f"{'a GPU' if torch.cuda.is_available() else 'the CPU'} (torch {torch.__version__}).", "",
          f"Model: {a.model or 'SmolLM2-135M-Instruct'}; TOFU {a.forget} ({a.retain_n} retain questions trained on, "
@@ -168,7 +174,9 @@ def results_md(a, cmd: str, wall: float, rows: dict, goals: dict, settings: dict
         L.append(f"| {name} | " + " | ".join(fmt(k, v) for k, v in r.items()) + f" | {s} | "
                  f"{times.get(name, 0):.0f}s | {mark} |")
     L += ["", "*goal* (issue 13): forget ROUGE-L recall at most halfway between the target's and the retain model's, "
-          "forget quality at least 10x the target's, model utility at least 0.85x the target's.", ""]
+          "forget quality at least 10x the target's, model utility at least 0.85x the target's. *recovered*: the "
+          "share of the forgotten forget score an attack brings back, (attacked - unlearned) / (target - unlearned) "
+          "(unlearun.evaluation.attacks; empty where undefined, e.g. for the target itself).", ""]
     if tuned:
         L += ["## tune() trials", ""]
         for m, table in tuned.items():
@@ -194,7 +202,7 @@ def main(argv=None):
     t0 = time.time()
     original = score(*load_model(str(target_dir), device=dev), sets, a, str(retain_dir))
     stats = original["retain_model_stats"]
-    retain_res = score(*load_model(str(retain_dir), device=dev), sets, a, stats)
+    retain_res = score(*load_model(str(retain_dir), device=dev), sets, a, stats, original)
     rows, times = {"original (target)": row(original), "retain model": row(retain_res)}, {"original (target)": time.time() - t0}
     print(f"  original: {rows['original (target)']}\n  retain model: {rows['retain model']}", flush=True)
     goals, settings, tuned, raw = {}, {}, {}, {"original": original, "retain model": retain_res}
@@ -202,7 +210,7 @@ def main(argv=None):
         rec = dict(METHODS[m].recommended.get(a.size, {}))
         t0 = time.time()
         u, used, train_s, trials = unlearn(m, rec, target_dir, sets, a, stats, a.tune)
-        res = score(u.model, u.tokenizer, sets, a, stats)
+        res = score(u.model, u.tokenizer, sets, a, stats, original)
         rows[m], settings[m], times[m] = row(res), used, time.time() - t0
         goals[m] = goal(rows[m], rows["original (target)"], rows["retain model"])
         raw[m] = {k: v for k, v in res.items() if k not in ("per_sample", "retain_model_stats")}

@@ -162,17 +162,18 @@ Unlearning._evaluation = _evaluation
 # %% ../nbs/40_api.ipynb #58b992b5
 def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from `unlearun.evaluation.METRICS`
              retain_model=None, # model, folder or saved `retain_model_stats`, for forget_quality / privleak
-             batch_size:int=16, **evaluator_args, # more `Evaluator` arguments (max_new_tokens, k, relearn_args, ...)
+             batch_size:int=16, **evaluator_args, # more `Evaluator` arguments (max_new_tokens, k, relearn_args, attack_args, ...)
             ) -> dict:
     "Score the current model on the loaded sets; stored as 'before' (before `run`) or 'after'."
     if self.forget is None: raise RuntimeError("Call load_data(...) before evaluate().")
     metrics = check_metrics(metrics)
+    stage = "before" if self.trainer is None else "after"
+    if stage == "after": evaluator_args.setdefault("original", self.results.get("before"))   # the attacks' reference
     ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain, holdout=self.holdout,
                    utility=self.utility, retain_model=retain_model if retain_model is not None else self.retain_model_stats,
                    batch_size=batch_size, **evaluator_args)
     out = ev.evaluate(metrics)
     if "retain_model_stats" in out: self.retain_model_stats = out["retain_model_stats"]
-    stage = "before" if self.trainer is None else "after"
     self.results[stage] = {**self.results.get(stage, {}), **out}
     return out
 Unlearning.evaluate = evaluate

@@ -109,8 +109,9 @@ def run_diagnosis(u:Unlearning) -> str:
     except Exception as e: return f"(no diagnosis: {type(e).__name__}: {e})"
 
 # %% ../nbs/45_demo.ipynb #293c1d62
-def _score(model, tok, sets:dict, cfg:DemoConfig, retain_model, progress) -> dict:
-    ev = Evaluator(model, tok, **sets, retain_model=retain_model, max_length=cfg.max_length, progress=progress)
+def _score(model, tok, sets:dict, cfg:DemoConfig, retain_model, progress, original:dict|None=None) -> dict:
+    ev = Evaluator(model, tok, **sets, retain_model=retain_model, max_length=cfg.max_length, progress=progress,
+                   original=original)                  # the target's results: what the attacks measure recovery against
     return ev.evaluate(list(METRICS))
 
 def _unlearn(method:str, paths:dict, bench:dict, sets:dict, tok, cfg:DemoConfig, target:dict, stats:dict,
@@ -121,7 +122,7 @@ def _unlearn(method:str, paths:dict, bench:dict, sets:dict, tok, cfg:DemoConfig,
         u.load_data(forget_data=bench["forget"], retain_data=bench["retain"], max_length=cfg.max_length)
         u.results["before"] = target                    # the target's scores: no re-evaluation
         u.run(batch_size=cfg.unlearn_batch_size, disable_tqdm=not progress, **sched)
-    after = u.results["after"] = _score(u.model, tok, sets, cfg, stats, progress)
+    after = u.results["after"] = _score(u.model, tok, sets, cfg, stats, progress, original=target)
     summary = {"method_args": u.method.hparams(), "training": u.training, "diagnosis": run_diagnosis(u), **public(after)}
     return after, summary, u.history
 
@@ -159,7 +160,8 @@ def demo(methods=None, # methods to run from the target model; default: every re
         for name, path in [("original", paths["target"]), ("retain model", paths["retain"])]:
             t0 = time.time()
             res = _score(load_model(str(path), device=_device(cfg))[0], tok, sets, cfg,
-                         str(paths["retain"]) if name == "original" else results["original"]["retain_model_stats"], progress)
+                         str(paths["retain"]) if name == "original" else results["original"]["retain_model_stats"], progress,
+                         original=results.get("original"))
             rows[name], timing[name], results[name] = scalars(res), time.time() - t0, res
             examples[name] = res["per_sample"]["forget"].get("generated"); bar.update()
         target, stats = results["original"], results["original"]["retain_model_stats"]

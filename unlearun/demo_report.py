@@ -16,7 +16,7 @@ __all__ = ['GOAL_FORGET', 'GOAL_UTILITY', 'COLUMN_ORDER', 'headline_columns', 'c
 # %% ../nbs/46_demo_report.ipynb #e3f48e19
 GOAL_FORGET, GOAL_UTILITY = 0.5, 0.8
 COLUMN_ORDER = ("rouge", "model_utility", "forget_quality", "perplexity", "verbatim_memorization", "mia", "privleak",
-                "relearning")
+                "relearning", "quantization", "prompt_attacks", "latent")
 
 def headline_columns() -> dict:
     "Column label -> (scalar key, format), from the registered metrics' headline columns."
@@ -69,6 +69,10 @@ def plots(out:Path, rows:dict, histories:dict) -> list[str]:
         fig = plot_tradeoff({m: pt(sc, key) for m, sc in methods.items()}, original=pt(rows["original"], key),
                             retain=pt(rows["retain model"], key), xlabel=xlabel, log_x=log)
         fig.savefig(Path(out) / name, dpi=100); plt.close(fig); files.append(name)
+    if any(k.endswith("/recovered") for sc in rows.values() for k in sc):    # the attacks ran
+        from unlearun.plots import plot_robustness
+        fig = plot_robustness(rows)
+        fig.savefig(Path(out) / "robustness.png", dpi=100); plt.close(fig); files.append("robustness.png")
     for m, h in histories.items():
         if not h: continue
         fig = plot_training(h, title=f"{m}: training loss")

@@ -10,7 +10,8 @@ from .monitor import REMEDIES, HealthMonitor, TrainingDivergedError, robust_z   
 from .plots import plot_mia, plot_tradeoff, plot_training, plot_truth_ratios, runs_panel
 
 # %% auto #0
-__all__ = ['THRESHOLDS', 'utility_kept', 'forget_left', 'method_class', 'remedies_for', 'Finding', 'Diagnosis', 'diagnose']
+__all__ = ['THRESHOLDS', 'ATTACK_THRESHOLDS', 'ATTACK_REMEDIES', 'utility_kept', 'forget_left', 'method_class', 'remedies_for',
+           'Finding', 'Diagnosis', 'diagnose', 'hidden_findings']
 
 # %% ../nbs/31_diagnostics.ipynb #45880992
 THRESHOLDS = dict(utility_low=0.8, utility_severe=0.5, forget_left_high=0.8, forget_left_ok=0.5)
@@ -127,6 +128,7 @@ def diagnose(before:dict, after:dict, # results of evaluate() before and after u
     if f is not None and f > th["forget_left_ok"]:
         findings.append(Finding("not_forgetting", "high" if f > th["forget_left_high"] else "medium",
                                 [f"forget knowledge left {f:.2f} (> {th['forget_left_ok']})"] + ev, *rem("not_forgetting")))
+    findings += hidden_findings(after, method, hparams, training, thresholds)   # attacks recover the forgotten answers
     bad = [e for e in (events or []) if e["kind"] in ("loss_spike", "nonfinite_loss")]
     if bad:
         findings.append(Finding("instability", "medium", [f"step {e['step']}: {e['kind']}" for e in bad[:5]],
@@ -135,3 +137,35 @@ def diagnose(before:dict, after:dict, # results of evaluate() before and after u
         findings.append(Finding("ok", "info", [f"utility kept {u:.2f}" if u is not None else u_ev,
                                                f"forget knowledge left {f:.2f}" if f is not None else f_ev] + ev[2:], []))
     return Diagnosis(findings)
+
+# %% ../nbs/31_diagnostics.ipynb #f1ba0ab8
+from .evaluation.attacks import ATTACKS
+
+# %% ../nbs/31_diagnostics.ipynb #1d8536b8
+ATTACK_THRESHOLDS = dict(recovered_medium=0.25, recovered_high=0.5)
+ATTACK_REMEDIES = {
+    "quantization": "forget updates smaller than half a quantization step vanish when the model is quantized: raise the "
+                    "learning rate on the modules that matter for the forget set (SURE, Zhang et al. 2025) and check "
+                    "the model at the precision it is deployed in",
+    "relearning": "a few fine-tuning steps on other forget records undo it, so the answers were suppressed: train longer "
+                  "or with a stronger forget term and check relearning again; treat the model as still holding the data",
+    "prompt_attacks": "reworded questions still get the answers: add rewordings of the forget questions (the attack's "
+                      "templates, unlearun.evaluation.prompt_attacks.fill_template) to the forget set",
+    "latent": "intermediate layers still carry the answers: act earlier in the network (rmu: a smaller layer_id) or "
+              "forget for more epochs",
+}
+_TITLES["hidden_not_removed"] = "Forgetting is hidden, not removed"
+
+def hidden_findings(after:dict, method=None, hparams:dict|None=None, training:dict|None=None,
+                    thresholds:dict|None=None) -> list[Finding]:
+    "A 'hidden_not_removed' finding when an attack recovers a large share of the forgotten score."
+    th = {**ATTACK_THRESHOLDS, **(thresholds or {})}
+    rec = {a: _num((after.get(a) or {}).get("recovered")) if isinstance(after.get(a), dict) else None for a in ATTACKS}
+    hits = {a: r for a, r in rec.items() if r is not None and r >= th["recovered_medium"]}
+    if not hits: return []
+    worst = lambda a: (after.get(f"{a}_info") or {}).get("worst")
+    evidence = [f"{a} recovers {r:.2f} of the forgotten score" + (f" ({worst(a)})" if worst(a) else "")
+                for a, r in sorted(hits.items(), key=lambda x: -x[1])]
+    lines, changes = remedies_for("not_forgetting", method, hparams, training)
+    return [Finding("hidden_not_removed", "high" if max(hits.values()) >= th["recovered_high"] else "medium",
+                    evidence, [ATTACK_REMEDIES[a] for a in hits] + lines, changes)]

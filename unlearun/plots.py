@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 # %% auto #0
-__all__ = ['plot_training', 'plot_tradeoff', 'plot_mia', 'plot_truth_ratios', 'plot_evaluations', 'runs_panel']
+__all__ = ['plot_training', 'plot_tradeoff', 'plot_mia', 'plot_truth_ratios', 'plot_evaluations', 'runs_panel', 'plot_robustness']
 
 # %% ../nbs/32_plots.ipynb #dee2b4fd
 def _fig(ncols=1, w=4.2, h=2.8):
@@ -107,3 +107,23 @@ def runs_panel(runs:dict):
     pick.observe(lambda change: show(change["new"]), names="value")
     show(pick.value)
     return widgets.VBox([pick, out])
+
+# %% ../nbs/32_plots.ipynb #4894ab2e
+def _recovered(r:dict, attack:str) -> float:
+    v = r.get(attack)
+    v = v.get("recovered") if isinstance(v, dict) else r.get(f"{attack}/recovered")
+    return float(v) if isinstance(v, (int, float)) and np.isfinite(v) else np.nan
+
+def plot_robustness(results:dict, # model name -> results (or scalars) with the attack metrics
+                    attacks=("quantization", "relearning", "prompt_attacks", "latent"), title:str=""):
+    "Grouped bars: the recovered fraction of each attack for each model (missing or NaN: no bar)."
+    fig, (ax,) = _fig(1, 1.2 + 0.9 * len(results), 3.0)
+    names, w = list(results), 0.8 / len(attacks)
+    for j, a in enumerate(attacks):
+        ax.bar(np.arange(len(names)) + (j - (len(attacks) - 1) / 2) * w, [_recovered(results[n], a) for n in names],
+               w, label=a)
+    ax.axhline(0, c="k", lw=0.6); ax.axhline(1, c="grey", lw=0.6, ls="--")
+    ax.set_xticks(np.arange(len(names)), names, rotation=20, fontsize=7); ax.set_ylabel("recovered fraction")
+    ax.legend(fontsize=6); ax.set_title(title or "attacks: share of the forgotten score recovered", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -18,6 +18,10 @@ from .mia import MIA_ATTACKS, mia_auroc, min_k_score, muse_auc, privleak, zlib_s
 from .scoring import answer_nll, perplexity, score_examples, score_set, token_stats
 from .generation import generate_set, greedy_generate, rouge_l, split_prompt, verbmem_prompt
 from .relearn import relearn
+from .attacks import ATTACKS, recovered_fraction, robustness_table, weights_digest
+from .quantization import quantization_attack, quantized_copy, rtn_quantize
+from .prompt_attacks import PROMPT_TEMPLATES, prompt_attack
+from .latent import lens_probabilities
 
 # %% auto #0
 __all__ = ['RETAIN_STATS_VERSION', 'Evaluator', 'plan', 'evaluate']
@@ -34,6 +38,8 @@ class Evaluator:
                  k:float=0.4, # Min-K% / Min-K%++ fraction
                  verbmem_prefix:int=8, # answer tokens given in the verbatim-memorization prompt
                  relearn_args:dict|None=None, # arguments of `relearn`
+                 original:dict|None=None, # results of the model before unlearning: the attacks' recovered fractions
+                 attack_args:dict|None=None, # per attack metric, its settings, e.g. {"quantization": {"bits": [4]}}
                  progress:bool|None=None):
         load = lambda src, name: src if isinstance(src, QASet) or src is None else load_qa(
             src, tokenizer, name, max_length=max_length, use_chat_template=use_chat_template)
@@ -45,6 +51,7 @@ class Evaluator:
             self.sets[n] = load(src, n)
         self.retain_model, self.batch_size, self.max_new_tokens = retain_model, batch_size, max_new_tokens
         self.k, self.verbmem_prefix, self.relearn_args, self.progress = k, verbmem_prefix, relearn_args or {}, progress
+        self.original, self.attack_args = original, attack_args or {}
 
     def __repr__(self): return f"Evaluator({type(self.model).__name__}, sets={ {n: len(s) for n, s in self.sets.items()} })"
 
