@@ -43,4 +43,6 @@ def relearn(model, tokenizer, forget:QASet, steps:int=10, learning_rate:float=1e
 def _relearning(ctx):
     "forget ROUGE-L after a few fine-tuning steps on part of the forget set (does the knowledge come back?)"
     ev = ctx.evaluator
+    if getattr(ev.sets["forget"], "kind", "qa") == "text":
+        return ctx.missing("relearning", "scores greedy answers to forget questions; the forget set is a text corpus")
     return {"relearning": relearn(ev.model, ev.tokenizer, ev.sets["forget"], **{"batch_size": ev.batch_size, **ev.relearn_args})}
