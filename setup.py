@@ -44,6 +44,7 @@ setuptools.setup(
         'dev': dev_requirements,
         'lora': ['peft>=0.10'],
         'gguf': ['gguf>=0.10'],
+        'lm-eval': ['lm-eval>=0.4.10,<0.5'],   # unlearun.evaluation.harness: any lm-evaluation-harness task
     },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],

@@ -9,7 +9,9 @@ from pathlib import Path
 import torch, transformers
 import unlearun
 from .config import DATA, RunConfig
+from .corpora import load_set
 from .data import load_qa
+from .mcq import load_mcq
 from .diagnostics import HealthMonitor, diagnose, remedies_for
 from .distributed import barrier, is_main_process
 from .evaluation import DEFAULT_METRICS, Evaluator, check_metrics, metrics_table, scalars
@@ -52,6 +54,7 @@ class Unlearning:
             if k in ("peft_type", "r", "lora_alpha", "lora_dropout", "target_modules")}
         self.device, self.output_dir, self.seed = device, Path(output_dir), seed
         self.forget = self.retain = self.holdout = None
+        self.mcq, self.muse = {}, None
         self.utility, self.results, self.retain_model_stats = {}, {}, None
         self.history, self.training, self.trainer, self.monitor = [], {}, None, None
 
@@ -68,18 +71,24 @@ def load_data(self:Unlearning, forget_data, retain_data=None,
               alternate_key:str|None=None, # field of alternate answers (DPO); by default built-in refusals
               use_chat_template:bool|None=None, # by default: when the tokenizer has one
               utility_data:dict|None=None, # extra named sets for model utility, e.g. {"real_authors": ..., "world_facts": ...}
+              text_key:str=DATA.text_key, # the text field of text corpora (records without question_key)
+              stride:int|None=DATA.stride, # text corpora: tokens between window starts (default max_length)
+              mcq_data:dict|None=None, # multiple-choice sets, e.g. {"wmdp_bio": ..., "mmlu": ...} (mcq_accuracy)
+              muse_data=None, # MUSE's evaluation splits, a `MuseSets` (verbmem, knowmem, muse_privleak, muse)
              ) -> Unlearning:
-    "Read, check and tokenise the forget, retain and holdout sets."
+    "Read, check and tokenise the forget, retain and holdout sets (question-answer records or text corpora)."
     kw = dict(max_length=max_length, question_key=question_key, answer_key=answer_key,
-              use_chat_template=use_chat_template)
+              use_chat_template=use_chat_template, text_key=text_key, stride=stride)
     if self.method.needs_retain and retain_data is None:
         raise ValueError(f"Method {self.method.name!r} needs retain_data.")
-    self.forget = load_qa(forget_data, self.tokenizer, "forget_data", alternate_key=alternate_key, **kw)
-    self.retain = load_qa(retain_data, self.tokenizer, "retain_data", **kw) if retain_data is not None else None
-    self.holdout = load_qa(holdout_data, self.tokenizer, "holdout_data", **kw) if holdout_data is not None else None
+    self.forget = load_set(forget_data, self.tokenizer, "forget_data", alternate_key=alternate_key, **kw)
+    self.retain = load_set(retain_data, self.tokenizer, "retain_data", **kw) if retain_data is not None else None
+    self.holdout = load_set(holdout_data, self.tokenizer, "holdout_data", **kw) if holdout_data is not None else None
     for name in utility_data or {}:
         if name in ("forget", "retain", "holdout"): raise ValueError(f"utility_data: {name!r} is a reserved set name.")
-    self.utility = {n: load_qa(src, self.tokenizer, n, **kw) for n, src in (utility_data or {}).items()}
+    self.utility = {n: load_set(src, self.tokenizer, n, **kw) for n, src in (utility_data or {}).items()}
+    self.mcq = {n: load_mcq(src, self.tokenizer, n) for n, src in (mcq_data or {}).items()}
+    self.muse = muse_data
     self.results, self.retain_model_stats = {}, None                # new data: earlier scores no longer apply
     return self
 Unlearning.load_data = load_data
@@ -171,7 +180,7 @@ def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from `u
     if stage == "after": evaluator_args.setdefault("original", self.results.get("before"))   # the attacks' reference
     ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain, holdout=self.holdout,
                    utility=self.utility, retain_model=retain_model if retain_model is not None else self.retain_model_stats,
-                   batch_size=batch_size, **evaluator_args)
+                   batch_size=batch_size, **{"mcq": self.mcq, "muse": self.muse, **evaluator_args})
     out = ev.evaluate(metrics)
     if "retain_model_stats" in out: self.retain_model_stats = out["retain_model_stats"]
     self.results[stage] = {**self.results.get(stage, {}), **out}

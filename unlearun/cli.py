@@ -59,16 +59,26 @@ def _check_model(model:str, flag:str="--model"):
     if model.startswith((".", "/", "~")) or model.endswith(".gguf") or model.count("/") > 1 or os.sep + os.sep in model:
         raise CLIError(f"{flag}: model folder or file not found: {model}")
 
+def _named_files(specs, flag:str) -> dict|None:
+    "NAME=FILE specs of a flag as {name: path}, every file checked."
+    out = {}
+    for spec in specs or []:
+        name, _, path = spec.partition("=")
+        if not name or not path: raise CLIError(f"{flag} expects NAME=FILE, got {spec!r}")
+        _check_file(path, f"{flag} {name}"); out[name] = path
+    return out or None
+
 def _data_kwargs(a) -> dict:
     for flag in ("forget", "retain", "holdout"): _check_file(getattr(a, flag, None), f"--{flag}")
-    util = {}
-    for spec in getattr(a, "utility", None) or []:
-        name, _, path = spec.partition("=")
-        if not path: raise CLIError(f"--utility expects NAME=FILE, got {spec!r}")
-        _check_file(path, f"--utility {name}"); util[name] = path
     return dict(forget_data=a.forget, retain_data=getattr(a, "retain", None), holdout_data=a.holdout,
-                max_length=a.max_length, question_key=a.question_key, answer_key=a.answer_key,
-                utility_data=util or None)
+                max_length=a.max_length, question_key=a.question_key, answer_key=a.answer_key, text_key=a.text_key,
+                stride=a.stride, utility_data=_named_files(getattr(a, "utility", None), "--utility"),
+                mcq_data=_named_files(getattr(a, "mcq", None), "--mcq"))
+
+def _metrics(a, data:dict) -> list[str]|None:
+    "--metrics, or the defaults with mcq_accuracy when --mcq sets are given (None: the Evaluator's defaults)."
+    from unlearun.evaluation import DEFAULT_METRICS
+    return a.metrics or ([*DEFAULT_METRICS, "mcq_accuracy"] if data["mcq_data"] else None)
 
 # %% ../nbs/50_cli.ipynb #e8e0efa3
 def _public(res:dict) -> dict:
@@ -121,7 +131,7 @@ def cmd_run(a, extra:list[str]) -> int:
     print(f"Loading {a.model} ...", file=sys.stderr)
     u = Unlearning(method=a.method, model=a.model, output_dir=str(out / "outputs"), device=a.device, seed=a.seed, **method_args)
     u.load_data(**data)
-    kw = dict(progress=progress, **({"metrics": a.metrics} if a.metrics else {}))
+    kw = dict(progress=progress, **({"metrics": _metrics(a, data)} if _metrics(a, data) else {}))
     before = u.evaluate(**kw, **({"retain_model": a.retain_model} if a.retain_model else {}))
     u.run(batch_size=a.batch_size, learning_rate=a.learning_rate, num_epochs=a.num_epochs, disable_tqdm=not progress,
           **train_args)
@@ -145,18 +155,20 @@ def cmd_run(a, extra:list[str]) -> int:
 
 def cmd_eval(a) -> int:
     "`unlearun eval`: evaluate one model, print the table, optionally write the results as JSON."
-    from unlearun.data import load_qa
+    from unlearun.corpora import load_set
     from unlearun.evaluation import DEFAULT_METRICS, Evaluator, check_metrics, metrics_table
     from unlearun.models import load_model
     data = _data_kwargs(a); _check_model(a.model)
     if a.retain_model: _check_model(a.retain_model, "--retain-model")
-    try: metrics = check_metrics(a.metrics or DEFAULT_METRICS)
+    try: metrics = check_metrics(_metrics(a, data) or DEFAULT_METRICS)
     except ValueError as e: raise CLIError(str(e)) from None
     model, tok = load_model(a.model, device=a.device)
-    load = lambda src, n: None if src is None else load_qa(src, tok, n, a.max_length, a.question_key, a.answer_key)
+    load = lambda src, n: None if src is None else load_set(src, tok, n, a.max_length, a.question_key, a.answer_key,
+                                                            a.text_key, a.stride)
     ev = Evaluator(model, tok, forget=load(a.forget, "forget_data"), retain=load(a.retain, "retain_data"),
                    holdout=load(a.holdout, "holdout_data"), utility={n: load(p, n) for n, p in (data["utility_data"] or {}).items()},
-                   retain_model=a.retain_model, max_length=a.max_length, progress=not a.no_progress and sys.stderr.isatty())
+                   retain_model=a.retain_model, max_length=a.max_length, progress=not a.no_progress and sys.stderr.isatty(),
+                   mcq=data["mcq_data"])
     res = ev.evaluate(metrics)
     print(metrics_table({Path(a.model).name or a.model: res}))
     if a.show_examples: print("\n".join(_examples(res, ev.sets["forget"].records)))
@@ -176,10 +188,13 @@ def add_config_flags(p, cls, skip=(), **defaults):
                        help=f.metadata.get("help", ""))
 
 def _data_flags(p, retain_required=False):
-    p.add_argument("--forget", required=True, help="forget set: .json (array or JSON Lines) or .jsonl")
+    p.add_argument("--forget", required=True, help="forget set: question-answer records or a text corpus (records with "
+                                                    "a text field), .json (array or JSON Lines) or .jsonl")
     p.add_argument("--retain", required=retain_required, help="retain set (same formats)")
     p.add_argument("--holdout", help="holdout set, never trained on (for MIA, privleak)")
     p.add_argument("--utility", nargs="*", metavar="NAME=FILE", help="extra utility sets, e.g. real_authors=ra.json")
+    p.add_argument("--mcq", nargs="*", metavar="NAME=FILE", help="multiple-choice sets (question, choices, answer index) "
+                                                                 "scored by mcq_accuracy, e.g. wmdp_bio=bio.jsonl")
     p.add_argument("--retain-model", help="a model trained without the forget set (forget quality, privleak)")
     add_config_flags(p, DataConfig)
     p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if present)")

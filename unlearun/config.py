@@ -50,10 +50,12 @@ class RunConfig:
 
 @dataclass
 class DataConfig:
-    "How question-answer records are read and tokenised: the defaults of `load_data`, `load_qa` and the CLI."
-    max_length: int = _help(512, "most tokens of prompt + answer + EOS; longer answers are cut and counted")
+    "How records are read and tokenised: the defaults of `load_data`, `load_qa`, `load_text` and the CLI."
+    max_length: int = _help(512, "most tokens of prompt + answer + EOS (longer answers are cut and counted); text: the window")
     question_key: str = _help("question", "record field holding the question")
     answer_key: str = _help("answer", "record field holding the answer")
+    text_key: str = _help("text", "record field holding the text of a text corpus (records without a question)")
+    stride: int|None = _help(None, "text corpora: tokens between window starts (default: the window, no overlap)")
 
 RUN, DATA = RunConfig(), DataConfig()
 FINETUNE = RunConfig(learning_rate=1e-4, num_epochs=3)   # teaching a model the data (targets, relearning) needs more

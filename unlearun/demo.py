@@ -112,7 +112,7 @@ def run_diagnosis(u:Unlearning) -> str:
 def _score(model, tok, sets:dict, cfg:DemoConfig, retain_model, progress, original:dict|None=None) -> dict:
     ev = Evaluator(model, tok, **sets, retain_model=retain_model, max_length=cfg.max_length, progress=progress,
                    original=original)                  # the target's results: what the attacks measure recovery against
-    return ev.evaluate(list(METRICS))
+    return ev.evaluate([m for m, spec in METRICS.items() if not spec.data])   # MCQ / MUSE / lm-eval need other data
 
 def _unlearn(method:str, paths:dict, bench:dict, sets:dict, tok, cfg:DemoConfig, target:dict, stats:dict,
              sched:dict, progress:bool) -> tuple[dict, dict, list]:

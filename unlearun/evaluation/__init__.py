@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from ..config import DATA
 from ..data import QASet, load_qa
+from ..corpora import is_text_set, load_set
 from .registry import (DEFAULT_METRICS, METRICS, EvalContext, Metric, check_metrics, json_ready, metrics_table,
                                           register_metric, scalars, set_names)
 from .tofu import (forget_quality, model_utility, probability, tofu_forget_truth_ratio, tofu_log_arrays,
@@ -22,6 +23,10 @@ from .attacks import ATTACKS, recovered_fraction, robustness_table, weights_dige
 from .quantization import quantization_attack, quantized_copy, rtn_quantize
 from .prompt_attacks import PROMPT_TEMPLATES, prompt_attack
 from .latent import lens_probabilities
+from .muse import AUC_RETRAIN, MuseSets, knowmem_scores, muse_privleak, privleak_auc, verbmem_scores
+from .mcq import choice_loglikelihoods, mcq_accuracy, mcq_scores
+from .harness import lm_eval_available, run_lm_eval, write_mcq_task
+from ..mcq import MCQSet, load_mcq
 
 # %% auto #0
 __all__ = ['RETAIN_STATS_VERSION', 'Evaluator', 'plan', 'evaluate']
@@ -40,8 +45,11 @@ class Evaluator:
                  relearn_args:dict|None=None, # arguments of `relearn`
                  original:dict|None=None, # results of the model before unlearning: the attacks' recovered fractions
                  attack_args:dict|None=None, # per attack metric, its settings, e.g. {"quantization": {"bits": [4]}}
-                 progress:bool|None=None):
-        load = lambda src, name: src if isinstance(src, QASet) or src is None else load_qa(
+                 progress:bool|None=None,
+                 mcq:dict|None=None, # multiple-choice sets, e.g. {"wmdp_bio": ..., "mmlu": ...}: MCQSets or sources
+                 muse=None, # MUSE's evaluation splits: a `MuseSets` (or a dict of its fields)
+                 lm_eval_args:dict|None=None): # `run_lm_eval` arguments for the lm_eval metric, e.g. {"tasks": [...]}
+        load = lambda src, name: src if isinstance(src, QASet) or src is None else load_set(
             src, tokenizer, name, max_length=max_length, use_chat_template=use_chat_template)
         self.model, self.tokenizer = model, tokenizer
         self.sets = {n: load(src, f"{n}_data") for n, src in dict(forget=forget, retain=retain, holdout=holdout).items()
@@ -52,8 +60,13 @@ class Evaluator:
         self.retain_model, self.batch_size, self.max_new_tokens = retain_model, batch_size, max_new_tokens
         self.k, self.verbmem_prefix, self.relearn_args, self.progress = k, verbmem_prefix, relearn_args or {}, progress
         self.original, self.attack_args = original, attack_args or {}
+        self.mcq = {n: load_mcq(src, tokenizer, n) for n, src in (mcq or {}).items()}
+        self.muse = MuseSets(**muse) if isinstance(muse, dict) else muse
+        self.lm_eval_args = lm_eval_args or {}
 
-    def __repr__(self): return f"Evaluator({type(self.model).__name__}, sets={ {n: len(s) for n, s in self.sets.items()} })"
+    def __repr__(self):
+        mcq = f", mcq={ {n: len(s) for n, s in self.mcq.items()} }" if self.mcq else ""
+        return f"Evaluator({type(self.model).__name__}, sets={ {n: len(s) for n, s in self.sets.items()} }{mcq})"
 
 # %% ../../nbs/29_evaluation.ipynb #a0f17376
 def plan(self:Evaluator, metrics) -> dict:
@@ -67,7 +80,9 @@ def plan(self:Evaluator, metrics) -> dict:
         for kind, roles in dict(tf=spec.teacher_forced, variants=spec.variants, answers=spec.answers,
                                 verbmem=spec.verbmem).items():
             for n in set_names(roles, self.sets): out[n][kind] = True
-    for p in out.values(): p["tf"] = p["tf"] or p["variants"]
+    for n, p in out.items():
+        p["tf"] = p["tf"] or p["variants"]
+        if is_text_set(self.sets[n]): p["answers"] = False   # a text window has no question to answer
     return out
 Evaluator.plan = plan
 

@@ -146,7 +146,7 @@ def _robustness(ctx):
     out = {}
     for a in ATTACKS:
         if a in METRICS: out.update(METRICS[a].compute(ctx))
-    rec = {a: out[a]["recovered"] for a in ATTACKS if a in out}
+    rec = {a: out[a]["recovered"] if isinstance(out[a], dict) else math.nan for a in ATTACKS if a in out}
     finite = [v for v in rec.values() if math.isfinite(v)]
     out["robustness"] = {**rec, "worst": max(finite) if finite else math.nan}
     return out

@@ -32,6 +32,7 @@ class Metric:
     verbmem: tuple = ()          # sets whose answers are continued from a prefix (verbatim memorization)
     requires: tuple = ()         # sets without which the metric is an error (before any pass runs)
     reference: bool = False      # reads the retain model's statistics
+    data: tuple = ()             # other evaluation data it reads ("mcq", "muse", "lm_eval"): NaN without it
     columns: dict = field(default_factory=dict)   # headline table columns: label -> (scalar key, format)
 
 METRICS: dict[str, Metric] = {}

@@ -124,10 +124,11 @@ def _model_utility(ctx):
     "harmonic mean of probability, ROUGE-L and truth ratio on retain and the utility sets (TOFU)"
     comps = {}
     for n in set_names(("retain", "utility"), ctx.tf):
+        if "answers" not in ctx.gen.get(n, {}): continue        # a text corpus: no answers to score
         t = ctx.tf[n]
         c = utility_components(t["nll"], ctx.gen[n]["answers"]["recall"], t.get("perturbed_nll"), t.get("paraphrased_nll"))
         comps.update({f"{n}/{k}": v for k, v in c.items()})
     if not comps:
-        return {**ctx.missing("model_utility", "needs retain data or utility sets: load retain_data= (and utility_data=...)"),
+        return {**ctx.missing("model_utility", "needs question-answer retain data or utility sets: load retain_data= (and utility_data=...)"),
                 "model_utility_components": {}}
     return {"model_utility": model_utility(comps), "model_utility_components": comps}
