@@ -11,8 +11,8 @@ from .synthetic import Attribute, person_records
 from .tiny import SIMPLE_CHAT_TEMPLATE, TINY_ARCHS, corpus, tiny_gpt2, tiny_llama, train_tokenizer
 
 # %% auto #0
-__all__ = ['TINY_FACTS', 'synthetic_qa', 'TinySetup', 'tiny_setup', 'set_nll', 'smoke_run', 'test_gt', 'test_lt', 'data_dir',
-           'smollm2_path']
+__all__ = ['TINY_FACTS', 'synthetic_qa', 'TinySetup', 'tiny_setup', 'set_nll', 'smoke_run', 'test_gt', 'test_lt', 'logit_fixture',
+           'data_dir', 'smollm2_path']
 
 # %% ../nbs/00_test_utils.ipynb #9da25241
 _SYLLABLES = "ka lo mi ren sa tor vi el an dru pel os fin mar quo zel bri ta nov ul".split()
@@ -130,6 +130,23 @@ def test_gt(a, b):
 def test_lt(a, b):
     "Check `a < b`; the failure message shows both values."
     if not a < b: raise AssertionError(f"expected {a!r} < {b!r}")
+
+# %% ../nbs/00_test_utils.ipynb #ade75156
+def _fixture_batch(gen, B, T, V, offset):
+    ids = (torch.randint(0, V, (B, T), generator=gen) + offset) % V
+    labels, mask = ids.clone(), torch.ones(B, T, dtype=torch.long)
+    labels[:, :2] = -100                                   # the prompt
+    labels[-1, -1], mask[-1, -1] = -100, 0                 # right padding in the last row
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+def logit_fixture(V:int=7, B:int=2, T:int=5, seed:int=0) -> dict[str, dict]:
+    "Seeded batches `forget`, `alternate`, `retain`, each with its `batch`, `logits` and `ref_logits` (B, T, V)."
+    gen, out = torch.Generator().manual_seed(seed), {}
+    for kind, offset in [("forget", 0), ("alternate", 3), ("retain", 5)]:
+        batch = _fixture_batch(gen, B, T, V, offset)
+        logits = 2.0 * torch.randn(B, T, V, generator=gen)
+        out[kind] = dict(batch=batch, logits=logits, ref_logits=logits + 0.7 * torch.randn(B, T, V, generator=gen))
+    return out
 
 # %% ../nbs/00_test_utils.ipynb #c2755ed5
 def data_dir() -> Path|None:

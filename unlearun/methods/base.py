@@ -105,12 +105,18 @@ class ForgetRetainMethod(UnlearningMethod):
     def needs_reference(self) -> bool:
         return RETAIN_TERMS[self.retain_loss_type].needs_reference or self.forget_needs_reference
 
+    @property
+    def answer_logits_only(self) -> bool:
+        "Whether the forget term reads only the logits from the position before the first answer token on."
+        return True
+
     def forget_term(self, logits:dict, batch:dict, ref_model=None) -> tuple[torch.Tensor, dict[str, float]]:
         "The forget term from the logits of `forget_parts`, and more numbers to log."
         raise NotImplementedError
 
     def loss(self, model, batch, ref_model=None):
-        logits = joint_forward(model, batch, [*self.forget_parts, "retain"])   # one forward for every part
+        logits = joint_forward(model, batch, [*self.forget_parts, "retain"],   # one forward for every part
+                               answer_logits_only=self.answer_logits_only)
         forget, logs = self.forget_term(logits, batch, ref_model)
         retain = retain_term(self.retain_loss_type, logits["retain"], batch["retain"], ref_model)
         return self.gamma * forget + self.alpha * retain, {"forget_loss": forget.item(), "retain_loss": retain.item(), **logs}
