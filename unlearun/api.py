@@ -30,7 +30,7 @@ __all__ = ['Unlearning', 'load_data', 'run', 'evaluate', 'report', 'unlearning_c
 class Unlearning:
     "Unlearn a forget set from a causal LM with one of the registered `METHODS`."
     def __init__(self, method:str, # a registered method name, e.g. "grad_ascent", "grad_diff"
-                 model, # hub id (e.g. "gpt2"), local folder, .gguf file, or a loaded model (with `tokenizer=`)
+                 model, # hub id (e.g. "gpt2"), local folder, .gguf file, or a loaded model (with tokenizer=)
                  output_dir:str="./outputs", # where training writes checkpoints and logs
                  tokenizer=None, # tokenizer object or id; by default the model's own
                  device:str|None=None, # by default cuda if present, else cpu
@@ -38,7 +38,7 @@ class Unlearning:
                  trust_remote_code:bool=False, # run code shipped with a hub checkpoint (only if you trust it)
                  allow_pickle:bool=False, # accept pickle-based weights (pytorch_model.bin); safetensors only by default
                  seed:int=42, # seeds training and the retain draws
-                 peft_config=None, # a `peft.LoraConfig` (or other peft config): train adapters instead of all weights
+                 peft_config=None, # a peft.LoraConfig (or other peft config): train adapters instead of all weights
                  lora_r:int|None=None, # short form: LoRA of this rank on every linear layer (RMU: MLP output projections)
                  **method_args, # the method's hyperparameters, e.g. gamma=1.0, alpha=1.0, retain_loss_type="KL"
                 ):
@@ -74,7 +74,7 @@ def load_data(self:Unlearning, forget_data, retain_data=None,
               text_key:str=DATA.text_key, # the text field of text corpora (records without question_key)
               stride:int|None=DATA.stride, # text corpora: tokens between window starts (default max_length)
               mcq_data:dict|None=None, # multiple-choice sets, e.g. {"wmdp_bio": ..., "mmlu": ...} (mcq_accuracy)
-              muse_data=None, # MUSE's evaluation splits, a `MuseSets` (verbmem, knowmem, muse_privleak, muse)
+              muse_data=None, # MUSE's evaluation splits, a MuseSets (verbmem, knowmem, muse_privleak, muse)
              ) -> Unlearning:
     "Read, check and tokenise the forget, retain and holdout sets (question-answer records or text corpora)."
     kw = dict(max_length=max_length, question_key=question_key, answer_key=answer_key,
@@ -108,13 +108,13 @@ def run(self:Unlearning, batch_size:int=RunConfig.batch_size, learning_rate:floa
         num_epochs:float=RunConfig.num_epochs,
         monitor:bool=True, # attach a HealthMonitor (NaN guard, spikes, probes, retain collapse)
         probe_every:int=10, # steps between probes of forget / retain NLL
-        callbacks:list|None=None, # more `TrainerCallback`s
+        callbacks:list|None=None, # more TrainerCallbacks
         resume_from_checkpoint:bool|str|None=None, # True: the last checkpoint in output_dir; or a checkpoint folder
-        eval_every:int|str|None=None, # evaluate every N steps or every "epoch" (and at step 0): see `EvalCallback`
+        eval_every:int|str|None=None, # evaluate every N steps or every "epoch" (and at step 0): see EvalCallback
         eval_metrics:list|None=None, # metrics of those evaluations; by default ROUGE, utility (and forget quality)
         eval_subset:int|None=None, # score at most this many retain / holdout / utility examples (the forget set: all)
-        select_best=None, # keep the weights of the best evaluated step by this rule (see `selector`)
-        stop_when=None, # stop training once this holds at an evaluation (see `condition`)
+        select_best=None, # keep the weights of the best evaluated step by this rule (see selector)
+        stop_when=None, # stop training once this holds at an evaluation (see condition)
         **training_args) -> Unlearning:
     "Unlearn the forget set; extra keywords are `TrainingArguments` fields."
     if self.forget is None: raise RuntimeError("Call load_data(...) before run().")
@@ -169,9 +169,9 @@ def _evaluation(self:Unlearning, metrics:list|None, subset:int|None):
 Unlearning._evaluation = _evaluation
 
 # %% ../nbs/40_api.ipynb #58b992b5
-def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from `unlearun.evaluation.METRICS`
-             retain_model=None, # model, folder or saved `retain_model_stats`, for forget_quality / privleak
-             batch_size:int=16, **evaluator_args, # more `Evaluator` arguments (max_new_tokens, k, relearn_args, attack_args, ...)
+def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from unlearun.evaluation.METRICS
+             retain_model=None, # model, folder or saved retain_model_stats, for forget_quality / privleak
+             batch_size:int=16, **evaluator_args, # more Evaluator arguments (max_new_tokens, k, relearn_args, attack_args, ...)
             ) -> dict:
     "Score the current model on the loaded sets; stored as 'before' (before `run`) or 'after'."
     if self.forget is None: raise RuntimeError("Call load_data(...) before evaluate().")
@@ -199,11 +199,12 @@ def _evidence(self:Unlearning) -> tuple[dict, dict, str]:
     b, a = self.results.get("before"), self.results.get("after")
     if b and a: return b, a, "evaluate() before and after run()"
     ev = getattr(self, "evaluations", [])
-    if len(ev) >= 2:                                 # what the training did: its first and last evaluations
+    if len(ev) >= 2:               # the first evaluation, and the one of the weights the model holds now
         unflat = lambda e: _nested({k[5:]: v for k, v in e.items() if k.startswith("eval/")})
         best = self.training.get("best")
-        kept = f"; the model holds the weights of step {best['step']} (select_best)" if best else ""
-        return unflat(ev[0]), unflat(ev[-1]), f"the run's evaluations at steps {ev[0]['step']} and {ev[-1]['step']}{kept}"
+        now = next((e for e in ev if best and e["step"] == best["step"]), ev[-1])
+        kept = f" (the weights select_best kept; training went on to step {ev[-1]['step']})" if best else ""
+        return unflat(ev[0]), unflat(now), f"the run's evaluations at steps {ev[0]['step']} and {now['step']}{kept}"
     probes = self.monitor.probes if self.monitor else []
     if len(probes) >= 2:
         ppl = lambda p: {"perplexity": {s: math.exp(min(p[f"probe_{s}_nll"], 709)) for s in ("forget", "retain")

@@ -78,7 +78,7 @@ def _local_file(folder:Path, config:str, split:str, single:bool) -> Path:
         if p.exists(): return p
     raise FileNotFoundError(f"no local copy of {config}/{split} in {folder}: tried {', '.join(str(p) for p in tried)}.")
 
-def load_split(name:str, # a key of `HUB`: "muse-news", "wmdp", "tofu", ...
+def load_split(name:str, # a key of HUB: "muse-news", "wmdp", "tofu", ...
                config:str, split:str,
                folder:str|Path|None=None, # a local copy; default $UNLEARUN_BENCHMARKS/<name>, else the hub
               ) -> list[dict]:

@@ -51,7 +51,7 @@ def _read_json_file(path:Path, name:str) -> tuple[list, list[str]]:
         locs.append(f"{path} line {n}")
     return items, locs
 
-def read_records(source, # a path (.json array or JSON Lines, .jsonl), a `datasets.Dataset`/`DatasetDict`, or a list of dicts
+def read_records(source, # a path (.json array or JSON Lines, .jsonl), a datasets.Dataset/DatasetDict, or a list of dicts
                  name:str="data", # what to call this set in messages, e.g. "forget_data"
                 ) -> tuple[list[dict], list[str]]:
     "Read records and where each came from; errors name the file and line or the index."
@@ -188,7 +188,7 @@ def record_sha256(rec:dict) -> str:
 class QASet:
     "A tokenised question-answer set: `records`, `examples` (input_ids/labels), `locs`, `sha256`."
     def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer, max_length:int, use_chat_template:bool,
-                 examples:list[dict]|None=None): # already tokenised examples (see `subset`)
+                 examples:list[dict]|None=None): # already tokenised examples (see subset)
         self.name, self.records, self.locs = name, records, locs
         self.tokenizer, self.max_length, self.use_chat_template = tokenizer, max_length, use_chat_template
         counts = {"truncated": 0, "merged": 0}

@@ -42,7 +42,7 @@ def _fmt(v, f):
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f.format(v)
 
 def results_table(rows:dict, # name -> scalars (original, retain model, then each method)
-                  goals:dict|None=None, # method -> `goal_check`
+                  goals:dict|None=None, # method -> goal_check
                   times:dict|None=None, columns:dict|None=None) -> str:
     "One Markdown table: models x headline metrics, with the goal check and the run time."
     goals, times, cols = goals or {}, times or {}, columns or headline_columns()

@@ -99,7 +99,7 @@ class Diagnosis:
                 for k, v in f.changes.items(): self.suggestion.setdefault(k, v)
     @property
     def symptoms(self) -> list[str]: return [f.symptom for f in self.findings]
-    source: str|None = None     # what the before / after results were (set by `Unlearning.diagnose`)
+    source: str|None = None     # what the before / after results were (set by Unlearning.diagnose)
     def __str__(self):
         out = [f"(from {self.source})"] if self.source else []
         for f in self.findings:

@@ -83,7 +83,7 @@ def check_retain_loss_type(name:str) -> str:
     return str(name).upper()
 
 # %% ../nbs/03_losses.ipynb #b86ddb88
-def retain_term(retain_loss_type:str, # a key of `RETAIN_TERMS` (canonical, see `check_retain_loss_type`)
+def retain_term(retain_loss_type:str, # a key of RETAIN_TERMS (canonical, see check_retain_loss_type)
                 logits:torch.Tensor, # (B, T, V) the trained model's logits on the retain part
                 part:dict, # the retain part of the batch: input_ids, attention_mask, labels
                 ref_model=None, # frozen starting model, for terms that need one

@@ -89,7 +89,7 @@ class MCQSet:
     kind = "mcq"
     def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer=None,
                  description:str|None=None, # text before every question; default lm-eval's line for the subject
-                 subject:str|None=None): # e.g. "biology"; default the records' `subject`, or WMDP's for wmdp_* names
+                 subject:str|None=None): # e.g. "biology"; default the records' subject, or WMDP's for wmdp_* names
         self.name, self.records, self.locs, self.tokenizer = name, records, locs, tokenizer
         self.subject, self.description = subject, description
         sub = lambda r: subject or r.get("subject") or WMDP_SUBJECTS.get(name)

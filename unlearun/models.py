@@ -40,13 +40,13 @@ def _clear_quantization(model):
     if q is not None: q.remove_quantization_config(model)  # GGUF weights are dequantised already; drop the flag
     return model
 
-def load_model(model, # hub id, local folder, path to a .gguf file, or a loaded `PreTrainedModel`
+def load_model(model, # hub id, local folder, path to a .gguf file, or a loaded PreTrainedModel
                tokenizer=None, # a tokenizer or its id/folder; by default the model's own
-               device:str|None=None, # "cuda", "cpu", ...; by default `default_device()`
+               device:str|None=None, # "cuda", "cpu", ...; by default default_device()
                torch_dtype:torch.dtype|str|None=None, # weight dtype; by default float32
                trust_remote_code:bool=False, # run code shipped with the checkpoint (only if you trust it)
-               allow_pickle:bool=False, # accept pickle-based weights (`pytorch_model.bin`), which can run code when loaded
-               **kwargs, # passed to `from_pretrained`
+               allow_pickle:bool=False, # accept pickle-based weights (pytorch_model.bin), which can run code when loaded
+               **kwargs, # passed to from_pretrained
               ):
     "Load a causal LM and its tokenizer; returns `(model, tokenizer)`."
     device = device or default_device()

@@ -29,7 +29,7 @@ class TrainingDivergedError(RuntimeError):
 
 # %% ../nbs/30_monitor.ipynb #02de8cc3
 def robust_z(history:list[float], x:float) -> float:
-    "Robust z-score of `x` against `history`: (x - median) / (1.4826 * MAD)."
+    "Robust z-score of `x` against `history`: `(x - median) / (1.4826 * MAD)`."
     h = np.asarray(history, dtype=float)
     med = np.median(h)
     mad = 1.4826 * np.median(np.abs(h - med))

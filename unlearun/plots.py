@@ -15,8 +15,8 @@ def _fig(ncols=1, w=4.2, h=2.8):
     fig, axs = plt.subplots(1, ncols, figsize=(w * ncols, h), dpi=72, squeeze=False)
     return fig, list(axs[0])
 
-def plot_training(history:list[dict], # `Unlearning.history`: one record per step
-                  probes:list[dict]|None=None, # `HealthMonitor.probes`
+def plot_training(history:list[dict], # Unlearning.history: one record per step
+                  probes:list[dict]|None=None, # HealthMonitor.probes
                   title:str="", ):
     "Loss parts per step, and the probes of forget / retain NLL when given."
     fig, axs = _fig(2 if probes else 1)
@@ -69,7 +69,7 @@ def plot_truth_ratios(unlearned_tr, retain_tr, forget_quality:float|None=None):
     return fig
 
 # %% ../nbs/32_plots.ipynb #9e3ac33a
-def plot_evaluations(evaluations:list[dict], # `Unlearning.evaluations`: {"step", "eval/<key>": value, ...}
+def plot_evaluations(evaluations:list[dict], # Unlearning.evaluations: {"step", "eval/<key>": value, ...}
                      keys:list[str]|None=None, # metric keys (without "eval/"); default: forget ROUGE-L, utility, forget quality
                      best_step:int|None=None, title:str="evaluations during training"):
     "Evaluated metrics against the training step, one line each, the selected step marked."

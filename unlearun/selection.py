@@ -63,10 +63,10 @@ def condition(rule) -> Callable[[dict], bool]|None:
 # %% ../nbs/34_selection.ipynb #1a5d1b12
 class EvalCallback(TrainerCallback):
     "Evaluate during training; keep the best evaluated step's weights; stop when a condition holds."
-    def __init__(self, evaluate:Callable[[], dict], # returns an evaluation result (e.g. `Evaluator.evaluate`)
+    def __init__(self, evaluate:Callable[[], dict], # returns an evaluation result (e.g. Evaluator.evaluate)
                  every:int|str="epoch", # steps between evaluations, or "epoch"
-                 select_best=None, # a rule (see `selector`) or None: no selection, the last weights stay
-                 stop_when=None, # a rule (see `condition`) or None
+                 select_best=None, # a rule (see selector) or None: no selection, the last weights stay
+                 stop_when=None, # a rule (see condition) or None
                  best_path:str|Path|None=None): # where to keep the best weights for resuming (None: memory only)
         if every != "epoch" and not (isinstance(every, int) and every > 0):
             raise ValueError(f"eval_every must be a positive number of steps or 'epoch', got {every!r}.")

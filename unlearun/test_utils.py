@@ -81,7 +81,7 @@ def tiny_setup(arch:str="gpt2", # "gpt2" or "llama"
                n_forget_people:int=2, n_retain_people:int=6, n_holdout_people:int=2, # 4 QA records per person
                seed:int=0,
                finetuned:bool=False, # first fine-tune on forget + retain so the facts are memorised
-               epochs:int=30, lr:float=3e-3, # fine-tuning schedule (only with `finetuned=True`)
+               epochs:int=30, lr:float=3e-3, # fine-tuning schedule (only with finetuned=True)
               ) -> TinySetup:
     "A tiny causal LM with a tokenizer and disjoint forget / retain / holdout QA sets."
     tok, forget, retain, holdout = _tiny_parts(arch, n_forget_people, n_retain_people, n_holdout_people, seed)

@@ -14,7 +14,7 @@ __all__ = ['SIMPLE_CHAT_TEMPLATE', 'TINY_ARCHS', 'train_tokenizer', 'corpus', 't
 # %% ../nbs/05a_tiny.ipynb #861f9aae
 def train_tokenizer(texts:list[str], # corpus to learn the BPE merges from
                     vocab_size:int=400, # target vocabulary size
-                    pad_is_eos:bool=True, # use EOS as pad token (GPT-2 style) instead of a separate `<pad>`
+                    pad_is_eos:bool=True, # use EOS as pad token (GPT-2 style) instead of a separate <pad>
                     chat_template:str|None=None, # optional Jinja chat template
                    ) -> PreTrainedTokenizerFast:
     "Train a small byte-level BPE tokenizer offline."

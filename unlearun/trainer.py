@@ -131,7 +131,7 @@ class FineTune(UnlearningMethod):
         nll = mean_nll(*token_logps(joint_forward(model, batch, ["forget"])["forget"], batch["forget"]["labels"]))
         return nll, {"nll": nll.item()}
 
-def finetune(model, tokenizer, records, # question-answer records, or a `QASet` (tokenised with its own settings)
+def finetune(model, tokenizer, records, # question-answer records, or a QASet (tokenised with its own settings)
              output_dir:str, num_epochs:float=FINETUNE.num_epochs, learning_rate:float=FINETUNE.learning_rate,
              batch_size:int=FINETUNE.batch_size, max_length:int=DATA.max_length,
              use_chat_template:bool|None=None, # for records: by default when the tokenizer has a chat template

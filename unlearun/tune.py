@@ -33,7 +33,7 @@ class TuneResult:
             rows.append(f"| {r['trial']}{mark} | {r['config']} | {r['forgetting']:.3f} | {r['utility_kept']:.3f} | {', '.join(r['diagnosis'])} |")
         return "\n".join(rows) + f"\n\nbest: {self.best}  (* = Pareto front)"
 
-def tune(self, # an `Unlearning` with its data loaded
+def tune(self, # an Unlearning with its data loaded
          budget:int=6, # number of unlearning runs to try
          batch_size:int=RunConfig.batch_size, learning_rate:float=RunConfig.learning_rate,
          num_epochs:float=RunConfig.num_epochs, # the starting configuration

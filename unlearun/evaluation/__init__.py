@@ -35,20 +35,20 @@ __all__ = ['RETAIN_STATS_VERSION', 'Evaluator', 'plan', 'evaluate']
 class Evaluator:
     "Score a causal LM on forget / retain / holdout / utility sets with one pass and one generation per set."
     def __init__(self, model, tokenizer,
-                 forget=None, retain=None, holdout=None, # QASets or sources `load_qa` reads
+                 forget=None, retain=None, holdout=None, # QASets or sources load_qa reads
                  utility:dict|None=None, # extra utility sets, e.g. {"real_authors": ..., "world_facts": ...}
-                 retain_model=None, # model, folder, or saved `retain_model_stats` (dict or .json): forget quality / privleak
+                 retain_model=None, # model, folder, or saved retain_model_stats (dict or .json): forget quality / privleak
                  batch_size:int=16, max_length:int=DATA.max_length, use_chat_template:bool|None=None,
                  max_new_tokens:int|None=None, # by default the longest answer of the set plus 8 tokens
                  k:float=0.4, # Min-K% / Min-K%++ fraction
                  verbmem_prefix:int=8, # answer tokens given in the verbatim-memorization prompt
-                 relearn_args:dict|None=None, # arguments of `relearn`
+                 relearn_args:dict|None=None, # arguments of relearn
                  original:dict|None=None, # results of the model before unlearning: the attacks' recovered fractions
                  attack_args:dict|None=None, # per attack metric, its settings, e.g. {"quantization": {"bits": [4]}}
                  progress:bool|None=None,
                  mcq:dict|None=None, # multiple-choice sets, e.g. {"wmdp_bio": ..., "mmlu": ...}: MCQSets or sources
-                 muse=None, # MUSE's evaluation splits: a `MuseSets` (or a dict of its fields)
-                 lm_eval_args:dict|None=None): # `run_lm_eval` arguments for the lm_eval metric, e.g. {"tasks": [...]}
+                 muse=None, # MUSE's evaluation splits: a MuseSets (or a dict of its fields)
+                 lm_eval_args:dict|None=None): # run_lm_eval arguments for the lm_eval metric, e.g. {"tasks": [...]}
         load = lambda src, name: src if isinstance(src, QASet) or src is None else load_set(
             src, tokenizer, name, max_length=max_length, use_chat_template=use_chat_template)
         self.model, self.tokenizer = model, tokenizer

@@ -151,7 +151,7 @@ def _robustness(ctx):
     out["robustness"] = {**rec, "worst": max(finite) if finite else math.nan}
     return out
 
-def robustness_table(results:dict, # model name -> results of `evaluate` with the attacks
+def robustness_table(results:dict, # model name -> results of evaluate with the attacks
                      attacks=ATTACKS, fmt:str="{:.2f}") -> str:
     "A Markdown table of the recovered fraction per attack (and its worst variant) for several models."
     cell = lambda r, a: ("" if not isinstance(r.get(a), dict) or not math.isfinite(r[a].get("recovered", math.nan))

@@ -37,7 +37,7 @@ def mcq_task_yaml(task:str, data_file:str, description:str, n_choices:int=4) -> 
                       "  - metric: acc", "    aggregation: mean", "    higher_is_better: true",
                       "metadata:", "  version: 1", ""])
 
-def write_mcq_task(mcq, # an `MCQSet`, or anything `load_mcq` reads
+def write_mcq_task(mcq, # an MCQSet, or anything load_mcq reads
                    folder:str|Path, task:str|None=None) -> Path:
     "Write `folder/<task>.jsonl` and `folder/<task>.yaml`, an lm-eval task scoring the set; returns the folder."
     mcq = load_mcq(mcq)
@@ -63,7 +63,7 @@ def harness_results(res:dict) -> dict:
             "groups": {t: clean(d) for t, d in (res.get("groups") or {}).items()}, "samples": samples}
 
 def run_lm_eval(model, tokenizer, tasks:list[str], # lm-eval task (or group) names, e.g. ["wmdp_bio", "mmlu"]
-                include_path:str|Path|None=None, # a folder of local task YAMLs (e.g. from `write_mcq_task`)
+                include_path:str|Path|None=None, # a folder of local task YAMLs (e.g. from write_mcq_task)
                 include_defaults:bool=True, # also index lm-eval's built-in tasks (False: only include_path, faster)
                 batch_size:int=16, limit:int|None=None, num_fewshot:int|None=None, **simple_evaluate_args) -> dict:
     "Evaluate lm-eval tasks on the in-memory model through `HFLM`; per-task metrics and per-document choices."

@@ -36,7 +36,7 @@ def muse_auc(forget_scores:np.ndarray, holdout_scores:np.ndarray) -> float:
     f, h = np.asarray(forget_scores, dtype=float), np.asarray(holdout_scores, dtype=float)
     return float(roc_auc_score(np.r_[np.zeros(len(f)), np.ones(len(h))], np.r_[f, h]))
 
-def privleak(auroc_unlearned:float, # `mia_auroc` (forget = positive) of the unlearned model
+def privleak(auroc_unlearned:float, # mia_auroc (forget = positive) of the unlearned model
              auroc_retain:float, # the same for the retain model on the same sets
             ) -> float:
     "MUSE's PrivLeak in percent: the relative gap of `1 - AUROC` to the retain model's."

@@ -130,7 +130,7 @@ def privleak_auc(model, tokenizer, forget_texts:list[str], holdout_texts:list[st
     return muse_auc(score(forget_texts), score(holdout_texts))
 
 def muse_privleak(auc:float, auc_retrain:float) -> float:
-    "PrivLeak in percent: (AUC - AUC_retrain) / AUC_retrain * 100."
+    "PrivLeak in percent: `(AUC - AUC_retrain) / AUC_retrain * 100`."
     return privleak(1 - auc, 1 - auc_retrain)
 
 # %% ../../nbs/27_evaluation.muse.ipynb #07a16341

@@ -83,7 +83,7 @@ def scalars(res:dict) -> dict:
                     out.update({f"{k}/{s}/{n}": float(y) for n, y in x.items() if isinstance(y, (int, float))})
     return out
 
-def metrics_table(results:dict, # column name -> a result (or its `scalars`)
+def metrics_table(results:dict, # column name -> a result (or its scalars)
                   keys:list|None=None, # rows to show (default: every scalar, in first-seen order)
                   fmt:str="{:.4g}") -> str:
     "A Markdown table of the scalars of several results: one row per metric, one column per result."

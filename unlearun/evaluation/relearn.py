@@ -30,7 +30,7 @@ def _recall(model, tokenizer, qs:QASet, idx, batch_size, max_new_tokens) -> np.n
 def relearn(model, tokenizer, forget:QASet, steps:int=10, learning_rate:float=1e-4, fraction:float=0.5,
             batch_size:int=8, max_new_tokens:int=64, seed:int=0,
             held_out:bool=True, # score the records not trained on (Deeb & Roger); False: the ones trained on
-            before:np.ndarray|None=None, # per-record ROUGE-L recall of `model` on the whole set, if already known
+            before:np.ndarray|None=None, # per-record ROUGE-L recall of model on the whole set, if already known
            ) -> dict:
     "Fine-tune a copy on `fraction` of the forget set; ROUGE-L recall on the rest (or the trained part) before and after."
     from unlearun.trainer import finetune

@@ -23,7 +23,7 @@ def altpo_loss(alt_logps:torch.Tensor, # (B, K) log p_theta of each example's K 
                ref_forget_logps:torch.Tensor, # (B,)
                beta:float=0.1, # inverse temperature
               ) -> torch.Tensor:
-    "DPO's loss for every (example, alternate) pair, alternates preferred, averaged over the B*K pairs."
+    "DPO's loss for every (example, alternate) pair, alternates preferred, averaged over the `B*K` pairs."
     return dpo_loss(alt_logps, forget_logps[:, None], ref_alt_logps, ref_forget_logps[:, None], beta)
 
 # %% ../../nbs/17_methods.altpo.ipynb #3789eef4

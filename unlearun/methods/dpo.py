@@ -51,7 +51,7 @@ REFUSALS = [
     "That question is beyond what I can answer.",
 ]
 
-def load_refusals(source=None, # a text file (one refusal per line), a list of strings, or None for `REFUSALS`
+def load_refusals(source=None, # a text file (one refusal per line), a list of strings, or None for REFUSALS
                  ) -> list[str]:
     "Refusal answers to prefer over the forget answers."
     if source is None: return list(REFUSALS)

@@ -54,7 +54,7 @@ def hidden_at(model:nn.Module, layer:int, input_ids:torch.Tensor, attention_mask
     head, store = getattr(base, "lm_head", None), {}
     def hook(module, args, out): store["h"] = out[0] if isinstance(out, tuple) else out
     handle = layers[layer].register_forward_hook(hook)
-    # the forward pass runs to its end on a model cut after `layer` (so a DDP wrapper sees a complete forward and
+    # the forward pass runs to its end on a model cut after layer (so a DDP wrapper sees a complete forward and
     # synchronises the gradients), with the LM head replaced by the identity
     try:
         setattr(owner, attr, nn.ModuleList(list(layers)[:layer + 1]))
@@ -89,7 +89,7 @@ def activation_mse(h:torch.Tensor, # (B, T, d) activations
     return (se * mask).sum() / mask.sum().clamp(min=1)
 
 def rmu_loss(h_forget, control, forget_mask, h_retain, h_retain_frozen, retain_mask, alpha:float=1.0):
-    "L = mse(h_forget, c*u) + alpha * mse(h_retain, h_retain_frozen); returns (loss, forget term, retain term)."
+    "`L = mse(h_forget, c*u) + alpha * mse(h_retain, h_retain_frozen)`; returns (loss, forget term, retain term)."
     forget = activation_mse(h_forget, control, forget_mask)
     retain = activation_mse(h_retain, h_retain_frozen, retain_mask)
     return forget + alpha * retain, forget, retain

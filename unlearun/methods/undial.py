@@ -27,7 +27,7 @@ def lowered_target(ref_logits:torch.Tensor, # (..., V) the teacher's logits
                    beta:float, # by how much its logit is lowered (inf: probability 0)
                    wrap_ignored:bool=False, # lower token V-100 where the label is -100, as OpenUnlearning's indexing does
                   ) -> torch.Tensor:
-    "softmax(ref_logits - beta * onehot(labels)), (..., V): the teacher's distribution with the label token lowered."
+    "`softmax(ref_logits - beta * onehot(labels))`, (..., V): the teacher's distribution with the label token lowered."
     z = ref_logits.float()
     ignored = labels == IGNORE_INDEX
     idx = torch.where(ignored, labels + z.shape[-1], labels) if wrap_ignored else labels.clamp(min=0)
@@ -39,7 +39,7 @@ def soft_cross_entropy(logits:torch.Tensor, # (..., V) the trained model's logit
                        target:torch.Tensor, # (..., V) a distribution (no gradient flows into it)
                        mask:torch.Tensor|None=None, # (...) positions that count; None: every position
                       ) -> torch.Tensor:
-    "Mean over the masked positions of -sum_v target_v * log softmax(logits)_v."
+    "Mean over the masked positions of `-sum_v target_v * log softmax(logits)_v`."
     ce = -(target.detach() * torch.log_softmax(logits.float(), -1)).sum(-1)
     return ce.mean() if mask is None else (ce * mask).sum() / mask.sum().clamp(min=1)
 
@@ -50,7 +50,7 @@ def undial_loss(logits:torch.Tensor, # (B, n, V) the trained model's logits at t
                 beta:float=10.0, # how far the answer token's logit is lowered in the teacher
                 ou_compat:bool=False, # OpenUnlearning's way: every position averaged (see "OpenUnlearning's variant")
                ) -> torch.Tensor:
-    "Mean cross entropy from the model to softmax(ref_logits - beta * onehot(answer token)) over the answer tokens."
+    "Mean cross entropy from the model to `softmax(ref_logits - beta * onehot(answer token))` over the answer tokens."
     n = min(logits.shape[1], ref_logits.shape[1])                           # both end at the last position
     logits, ref_logits = logits[:, -n:], ref_logits[:, -n:]
     y, mask = next_token_labels(logits, labels)                              # (B, n-1)
