@@ -9,7 +9,7 @@ import numpy as np, torch
 import torch.distributed as dist
 from ..config import check_number
 from ..data import IGNORE_INDEX
-from ..losses import joint_forward, mean_nll, precompute_logps, retain_term, token_logps
+from ..losses import RETAIN_TERMS, joint_forward, mean_nll, precompute_logps, retain_term, token_logps
 from .base import ForgetRetainMethod, register
 
 # %% auto #0
@@ -71,7 +71,7 @@ class PDU(ForgetRetainMethod):
         self.dual_step_size = check_number("dual_step_size", self.dual_step_size, "non-negative")
         self.dual_warmup_epochs = check_number("dual_warmup_epochs", self.dual_warmup_epochs, "non-negative", integer=True)
         if self.retain_eps is not None: self.retain_eps = check_number("retain_eps", self.retain_eps, "any")
-        elif self.retain_loss_type != "NLL":
+        elif RETAIN_TERMS[self.retain_loss_type].needs_reference:   # it compares with the starting model
             raise ValueError(f"retain_loss_type={self.retain_loss_type!r} starts at 0, so a bound relative to the "
                              "starting model is 0: give retain_eps.")
         self.dual, self.eps, self._dataset = None, self.retain_eps, None
