@@ -7,30 +7,34 @@ from __future__ import annotations
 import datetime, json, math, os, platform, time, warnings
 from pathlib import Path
 import torch, transformers
+from torch import nn
+from transformers import TrainerCallback
 import unlearun
-from .config import DATA, RunConfig
+from .audit import audit_key_bytes, forget_audit, set_card
+from .config import DATA, RunConfig, check_run_args
 from .corpora import load_set
 from .data import load_qa
 from .mcq import load_mcq
 from .diagnostics import HealthMonitor, diagnose, remedies_for
 from .distributed import barrier, is_main_process
 from .evaluation import DEFAULT_METRICS, Evaluator, check_metrics, metrics_table, scalars
-from .io import atomic_dir
+from .io import atomic_dir, check_replace
 from .lora import apply_lora, lora_config, save_lora
 from .methods import get_method
-from .models import is_peft_model, load_model
+from .models import TRAINED_BY, check_context, is_peft_model, load_model, trained_warning
 from .selection import EvalCallback
 from .trainer import history, make_training_args, train_method
 from .tune import TuneResult, tune
 
 # %% auto #0
-__all__ = ['Unlearning', 'load_data', 'run', 'evaluate', 'report', 'unlearning_config', 'audit_record', 'save_model']
+__all__ = ['MODEL_FILES', 'Unlearning', 'load_data', 'run', 'evaluate', 'report', 'unlearning_config', 'audit_record',
+           'save_model']
 
 # %% ../nbs/40_api.ipynb #6a66bebe
 class Unlearning:
     "Unlearn a forget set from a causal LM with one of the registered `METHODS`."
     def __init__(self, method:str, # a registered method name, e.g. "grad_ascent", "grad_diff"
-                 model, # hub id (e.g. "gpt2"), local folder, .gguf file, or a loaded model (with tokenizer=)
+                 model, # hub id (e.g. "gpt2"), local folder, .gguf file, or a loaded model (with tokenizer=): trained in place
                  output_dir:str="./outputs", # where training writes checkpoints and logs
                  tokenizer=None, # tokenizer object or id; by default the model's own
                  device:str|None=None, # by default cuda if present, else cpu
@@ -43,6 +47,9 @@ class Unlearning:
                  **method_args, # the method's hyperparameters, e.g. gamma=1.0, alpha=1.0, retain_loss_type="KL"
                 ):
         self.method = get_method(method, **method_args)
+        out = Path(output_dir).expanduser()
+        if out.exists() and not out.is_dir(): raise ValueError(f"output_dir={str(output_dir)!r} is a file; expected a folder.")
+        if (msg := trained_warning(model)): warnings.warn(msg, stacklevel=2)
         self.model_name = model if isinstance(model, (str, os.PathLike)) else type(model).__name__
         self.model, self.tokenizer = load_model(model, tokenizer, device=device, torch_dtype=torch_dtype,
                                                 trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
@@ -52,11 +59,13 @@ class Unlearning:
         self.lora = None if not is_peft_model(self.model) else {
             k: (sorted(v) if isinstance(v, set) else v) for k, v in self.model.peft_config["default"].to_dict().items()
             if k in ("peft_type", "r", "lora_alpha", "lora_dropout", "target_modules")}
-        self.device, self.output_dir, self.seed = device, Path(output_dir), seed
+        self.device, self.output_dir, self.seed = device, out, seed
+        self._given = model if isinstance(model, nn.Module) else None      # the user's object, trained in place
         self.forget = self.retain = self.holdout = None
         self.mcq, self.muse = {}, None
         self.utility, self.results, self.retain_model_stats = {}, {}, None
-        self.history, self.training, self.trainer, self.monitor = [], {}, None, None
+        self.history, self.training, self.runs, self.trainer, self.monitor = [], {}, [], None, None
+        self.eval_callback, self.evaluations = None, []
 
     def __repr__(self):
         data = ", ".join(f"{s.name}={len(s)}" for s in (self.forget, self.retain, self.holdout, *self.utility.values())
@@ -64,6 +73,20 @@ class Unlearning:
         return f"Unlearning(method={self.method.name!r}, {self.method.hparams()}, model={str(self.model_name)!r}, data: {data or 'not loaded'})"
 
 # %% ../nbs/40_api.ipynb #4a1bf666
+def _overlap_warnings(forget, retain, holdout) -> list[str]:
+    "Warnings for records shared by the forget, retain and holdout sets (same question and answer)."
+    out = []
+    if retain is not None and (n := forget.overlap(retain)):
+        out.append(f"forget_data and retain_data share {n} of the {len(forget)} forget records: training pushes them "
+                   "away and pulls them back at once. Remove them from retain_data.")
+    if holdout is not None and (n := holdout.overlap(forget)):
+        out.append(f"holdout_data shares {n} of its {len(holdout)} records with forget_data: membership inference "
+                   "(mia, privleak) would compare the forget set with itself and is refused. A holdout set must be unseen.")
+    if holdout is not None and retain is not None and (n := holdout.overlap(retain)):
+        out.append(f"holdout_data shares {n} of its {len(holdout)} records with retain_data, which is trained on: "
+                   "those are not unseen, so membership inference understates what the model remembers.")
+    return out
+
 def load_data(self:Unlearning, forget_data, retain_data=None,
               max_length:int=DATA.max_length, # most tokens of prompt + answer; longer answers are cut and counted
               question_key:str=DATA.question_key, answer_key:str=DATA.answer_key,
@@ -89,6 +112,8 @@ def load_data(self:Unlearning, forget_data, retain_data=None,
     self.utility = {n: load_set(src, self.tokenizer, n, **kw) for n, src in (utility_data or {}).items()}
     self.mcq = {n: load_mcq(src, self.tokenizer, n) for n, src in (mcq_data or {}).items()}
     self.muse = muse_data
+    check_context(self.model, [self.forget, self.retain, self.holdout, *self.utility.values()])
+    for msg in _overlap_warnings(self.forget, self.retain, self.holdout): warnings.warn(msg, stacklevel=2)
     self.results, self.retain_model_stats = {}, None                # new data: earlier scores no longer apply
     return self
 Unlearning.load_data = load_data
@@ -104,6 +129,30 @@ def _is_oom(e:BaseException) -> bool:
     return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
         isinstance(e, RuntimeError) and ("out of memory" in str(e).lower() or "can't allocate memory" in str(e).lower()))
 
+_SET_ELSEWHERE = {"output_dir": "Unlearning(output_dir=...)", "seed": "Unlearning(seed=...)",
+                  "per_device_train_batch_size": "run(batch_size=...)", "num_train_epochs": "run(num_epochs=...)"}
+
+class _RunRecorder(TrainerCallback):
+    "Keeps the trainer's state, so a run that stops early still says how far it got."
+    state, start_step = None, 0
+    def on_train_begin(self, args, state, control, **kw): self.state, self.start_step = state, state.global_step
+
+def _now() -> str: return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+def _close_run(self:Unlearning, rec:dict, recorder:_RunRecorder, start:float, status:str):
+    "Complete the record of the current run (steps, status, events, evaluations) and append its history."
+    st, cb = recorder.state, self.eval_callback
+    rec.update(steps=(st.global_step - recorder.start_step) if st else 0, status=status,
+               seconds=round(time.time() - start, 2), finished_at=_now(),
+               health_events=[{k: v for k, v in e.items() if k != "message"} for e in (self.monitor.events if self.monitor else [])])
+    if recorder.start_step: rec["resumed_at_step"] = recorder.start_step
+    self.evaluations = list(cb.records) if cb else []
+    if cb: rec.update(evaluations=len(cb.records), best=cb.best, stopped=cb.stopped)
+    hist = _merge_probes(history(st.log_history) if st else [], (self.monitor.probes if self.monitor else []) + self.evaluations)
+    self.history = self.history + [{**h, "run": rec["run"]} for h in hist]   # a new list: `tune` keeps the old one
+
+
+# %% ../nbs/40_api.ipynb #a4ea92db
 def run(self:Unlearning, batch_size:int=RunConfig.batch_size, learning_rate:float=RunConfig.learning_rate,
         num_epochs:float=RunConfig.num_epochs,
         monitor:bool=True, # attach a HealthMonitor (NaN guard, spikes, probes, retain collapse)
@@ -116,38 +165,43 @@ def run(self:Unlearning, batch_size:int=RunConfig.batch_size, learning_rate:floa
         select_best=None, # keep the weights of the best evaluated step by this rule (see selector)
         stop_when=None, # stop training once this holds at an evaluation (see condition)
         **training_args) -> Unlearning:
-    "Unlearn the forget set; extra keywords are `TrainingArguments` fields."
+    "Unlearn the forget set; extra keywords are `TrainingArguments` fields. Every call is recorded in `runs`."
     if self.forget is None: raise RuntimeError("Call load_data(...) before run().")
-    args = make_training_args(self.output_dir, batch_size, learning_rate, num_epochs, seed=self.seed,
-                              device=self.device, **training_args)
-    self.monitor = HealthMonitor(self.forget, self.retain, probe_every=probe_every) if monitor else None
+    for k in training_args:
+        if k in _SET_ELSEWHERE: raise ValueError(f"run(): {k} is set by {_SET_ELSEWHERE[k]}, not by run().")
+    ok = check_run_args(batch_size, learning_rate, num_epochs, self.seed)
     if eval_every is None and (select_best is not None or stop_when is not None):
         raise ValueError("select_best= and stop_when= act on evaluations during training: pass eval_every= too.")
+    args = make_training_args(self.output_dir, ok["batch_size"], ok["learning_rate"], ok["num_epochs"], seed=ok["seed"],
+                              device=self.device, **training_args)
+    self.monitor = HealthMonitor(self.forget, self.retain, probe_every=probe_every) if monitor else None
     self.eval_callback = None if eval_every is None else EvalCallback(
         self._evaluation(eval_metrics, eval_subset), eval_every, select_best, stop_when,
         best_path=Path(self.output_dir) / "best_eval.pt" if args.save_strategy != "no" else None)
-    cbs = [*(callbacks or []), *([self.monitor] if self.monitor else []), *([self.eval_callback] if self.eval_callback else [])]
-    self.training = dict(batch_size=batch_size, learning_rate=learning_rate, num_epochs=num_epochs,
-                         **{k: v for k, v in training_args.items() if isinstance(v, (int, float, str, bool))})
-    start, self.training["started_at"] = time.time(), datetime.datetime.now(datetime.timezone.utc).isoformat()
+    recorder = _RunRecorder()
+    cbs = [recorder, *(callbacks or []), *([self.monitor] if self.monitor else []),
+           *([self.eval_callback] if self.eval_callback else [])]
+    self.training = rec = dict(run=len(self.runs), method=self.method.name, arguments=self.method.hparams(),
+                               **{k: ok[k] for k in ("batch_size", "learning_rate", "num_epochs")},
+                               **{k: v for k, v in training_args.items() if isinstance(v, (int, float, str, bool))},
+                               started_at=_now(), status="running")
+    self.runs.append(rec)
+    for m in (self.model, self._given):                              # trained in place from here on, even if stopped
+        if m is not None: TRAINED_BY[m] = f"Unlearning(method={self.method.name!r}) (run {rec['run']})"
+    start = time.time()
     try:
         self.trainer = train_method(self.method, self.model, self.tokenizer, self.forget, self.retain, args=args,
                                     callbacks=cbs, resume_from_checkpoint=resume_from_checkpoint)
-    except Exception as e:
-        if not _is_oom(e): raise
+    except BaseException as e:
+        self.model.eval()
+        _close_run(self, rec, recorder, start, "interrupted" if isinstance(e, KeyboardInterrupt) else f"failed: {type(e).__name__}")
+        if not (isinstance(e, Exception) and _is_oom(e)): raise
         lines, _ = remedies_for("memory", self.method, self.method.hparams(), self.training)
         raise MemoryError(f"Out of memory while training {self.method.name!r} ({type(e).__name__}). "
                           f"Try: {'; '.join(lines)}.") from e
     self.trainer.ref_model = None                                   # release the reference copy
     self.model.eval()
-    self.evaluations = list(self.eval_callback.records) if self.eval_callback else []
-    self.history = _merge_probes(history(self.trainer.state.log_history),
-                                 (self.monitor.probes if self.monitor else []) + self.evaluations)
-    self.training.update(steps=self.trainer.state.global_step, seconds=round(time.time() - start, 2),
-                         finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
-    if self.eval_callback:
-        cb = self.eval_callback
-        self.training.update(evaluations=len(cb.records), best=cb.best, stopped=cb.stopped)
+    _close_run(self, rec, recorder, start, "finished")
     return self
 Unlearning.run = run
 
@@ -173,10 +227,10 @@ def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from un
              retain_model=None, # model, folder or saved retain_model_stats, for forget_quality / privleak
              batch_size:int=16, **evaluator_args, # more Evaluator arguments (max_new_tokens, k, relearn_args, attack_args, ...)
             ) -> dict:
-    "Score the current model on the loaded sets; stored as 'before' (before `run`) or 'after'."
+    "Score the current model on the loaded sets; stored as 'before' (no run started yet) or 'after'."
     if self.forget is None: raise RuntimeError("Call load_data(...) before evaluate().")
     metrics = check_metrics(metrics)
-    stage = "before" if self.trainer is None else "after"
+    stage = "after" if self.runs else "before"          # any run, even one stopped early, changed the model
     if stage == "after": evaluator_args.setdefault("original", self.results.get("before"))   # the attacks' reference
     ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain, holdout=self.holdout,
                    utility=self.utility, retain_model=retain_model if retain_model is not None else self.retain_model_stats,
@@ -235,8 +289,8 @@ Unlearning.diagnose = _diagnose
 Unlearning.tune = tune
 
 # %% ../nbs/40_api.ipynb #035d92d3
-def _data_card(s):
-    return None if s is None else {"n_examples": len(s), "sha256": s.sha256, "n_truncated": s.n_truncated,
+def _data_card(s, salt:bytes):
+    return None if s is None else {**set_card(s.records, salt), "n_truncated": s.n_truncated,
                                    "max_length": s.max_length, "chat_template": s.use_chat_template}
 
 def _versions() -> dict:
@@ -247,42 +301,51 @@ def _versions() -> dict:
         except md.PackageNotFoundError: pass
     return out
 
-def unlearning_config(self:Unlearning) -> dict:
-    "What was unlearned and how, without any of the data's text."
+def unlearning_config(self:Unlearning, salt:bytes|None=None) -> dict:
+    "What was unlearned and how, without any of the data's text (sets: counts and salted digests)."
+    salt = salt or os.urandom(16)
     return {"method": self.method.name, "hyperparameters": self.method.hparams(), "training": self.training,
+            "runs": [{k: v for k, v in r.items() if k != "health_events"} for r in self.runs],
             "base_model": str(self.model_name), "seed": self.seed, "lora": self.lora,
-            "data": {**{k: _data_card(getattr(self, k)) for k in ("forget", "retain", "holdout")},
-                     **{k: _data_card(v) for k, v in self.utility.items()}},
+            "data": {**{k: _data_card(getattr(self, k), salt) for k in ("forget", "retain", "holdout")},
+                     **{k: _data_card(v, salt) for k, v in self.utility.items()}},
             "versions": _versions()}
 Unlearning.unlearning_config = unlearning_config
 
-def audit_record(self:Unlearning) -> dict:
-    "The audit record: hashes of what was forgotten, method, versions, times and metrics; no forget text."
-    f = self.forget
-    return {"what_was_unlearned": None if f is None else {"n_examples": len(f), "set_sha256": f.sha256,
-                                                         "example_sha256": f.record_hashes},
-            "retain_set_sha256": None if self.retain is None else self.retain.sha256,
+def audit_record(self:Unlearning, audit_key=None, # the data owner's key: keyed digests of every forget record
+                 salt:bytes|None=None) -> dict:
+    "The audit record: what was forgotten (counts, salted or keyed digests), every run, versions, metrics; no text."
+    salt, f = salt or os.urandom(16), self.forget
+    return {"audit_version": 2, "what_was_unlearned": None if f is None else forget_audit(f.records, audit_key, salt),
+            "retain_set": None if self.retain is None else set_card(self.retain.records, salt),
             "method": self.method.name, "arguments": self.method.hparams(), "training": self.training,
-            "base_model": str(self.model_name), "seed": self.seed,
+            "runs": self.runs, "base_model": str(self.model_name), "seed": self.seed,
             "metrics": {stage: scalars(r) for stage, r in self.results.items()},
-            "health_events": [{k: v for k, v in e.items() if k != "message"} for e in (self.monitor.events if self.monitor else [])],
-            "versions": _versions(),
-            "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+            "health_events": [{**e, "run": r["run"]} for r in self.runs for e in r.get("health_events", [])],
+            "versions": _versions(), "saved_at": _now()}
 Unlearning.audit_record = audit_record
 
-def save_model(self:Unlearning, path:str, overwrite:bool=False,
+MODEL_FILES = ("*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json", "adapter_config.json",
+               "tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt",
+               "*.model", "chat_template.j*", "README.md", "unlearning_config.json", "audit.json")
+
+def save_model(self:Unlearning, path:str, overwrite:bool=False, # replace a folder holding an earlier saved model
                merge:bool=True, # LoRA: save the model with the adapters merged in (False: the adapter only)
+               audit_key=None, # the data owner's key (str/bytes, >= 16 bytes): audit.json gets keyed per-record digests
+               force:bool=False, # with overwrite: also replace a folder holding the run's output_dir or other files
               ) -> Path:
     "Save weights (safetensors), tokenizer, `unlearning_config.json` and `audit.json` atomically."
-    path = Path(path)
+    path, salt = Path(path).expanduser(), os.urandom(16)
+    if audit_key is not None: audit_key_bytes(audit_key)
     if is_main_process():                                # several processes: one writes, the others wait
+        if overwrite: check_replace(path, MODEL_FILES, {"the run's output_dir": self.output_dir}, force)
         with atomic_dir(path, overwrite=overwrite) as tmp:   # refuses a non-empty folder unless overwrite=True
             if is_peft_model(self.model): save_lora(self.model, tmp, merge=merge)
             else: self.model.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)
-            (tmp / "unlearning_config.json").write_text(json.dumps({**self.unlearning_config(), "saved": (
+            (tmp / "unlearning_config.json").write_text(json.dumps({**self.unlearning_config(salt), "saved": (
                 "merged" if merge else "adapter") if self.lora else "full"}, indent=2))
-            (tmp / "audit.json").write_text(json.dumps(self.audit_record(), indent=2))
+            (tmp / "audit.json").write_text(json.dumps(self.audit_record(audit_key, salt), indent=2))
     barrier()
     return path
 Unlearning.save_model = save_model

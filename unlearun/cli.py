@@ -50,14 +50,42 @@ def split_args(method:str, extra:dict) -> tuple[dict, dict]:
 
 # %% ../nbs/50_cli.ipynb #8a60fe63
 def _check_file(path:str|None, flag:str):
-    if path is not None and not Path(path).exists(): raise CLIError(f"{flag}: file not found: {path}")
+    if path is None: return
+    p = Path(path).expanduser()
+    if not p.exists(): raise CLIError(f"{flag}: file not found: {path}")
+    if p.is_dir(): raise CLIError(f"{flag}: {path} is a folder; expected a .json or .jsonl file")
 
 def _check_model(model:str, flag:str="--model"):
-    "A model that looks like a local path must exist; anything else is treated as a hub id."
-    p = Path(model).expanduser()
-    if p.exists(): return
-    if model.startswith((".", "/", "~")) or model.endswith(".gguf") or model.count("/") > 1 or os.sep + os.sep in model:
-        raise CLIError(f"{flag}: model folder or file not found: {model}")
+    "A local model path must exist and hold a model (not only an adapter); anything else is treated as a hub id."
+    from unlearun.models import model_source
+    try: model_source(model, flag.lstrip("-").replace("-", "_"))
+    except (FileNotFoundError, ValueError) as e: raise CLIError(f"{flag}: {str(e).split(': ', 1)[-1]}") from None
+
+def _check_output(path:str|None, flag:str="--output"):
+    "An output file that can be written: not a folder, in a folder that exists or can be made, with permission."
+    if path is None: return
+    p = Path(path).expanduser().absolute()
+    if p.is_dir(): raise CLIError(f"{flag}: {path} is a folder; expected a file name")
+    probe = next(q for q in p.parents if q.exists())
+    if not probe.is_dir() or not os.access(probe, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise CLIError(f"{flag}: {path} cannot be written (no permission on {p if p.exists() else probe})")
+
+def _check_common(a):
+    "Settings that `run` and `eval` share, checked before anything is loaded: device and max_length."
+    from unlearun.models import check_device
+    try: check_device(a.device)
+    except ValueError as e: raise CLIError(f"--device: {e}") from None
+    n = check_number("max_length", a.max_length, integer=True)
+    if n < 2: raise CLIError(f"--max-length must be at least 2, got {n}")
+
+def _audit_key(path:str|None):
+    "The audit key from --audit-key-file (its first line), checked."
+    if path is None: return None
+    from unlearun.audit import audit_key_bytes
+    _check_file(path, "--audit-key-file")
+    lines = Path(path).expanduser().read_text().splitlines() or [""]
+    try: return audit_key_bytes(lines[0].strip(), "--audit-key-file")
+    except ValueError as e: raise CLIError(str(e)) from None
 
 def _named_files(specs, flag:str) -> dict|None:
     "NAME=FILE specs of a flag as {name: path}, every file checked."
@@ -104,13 +132,17 @@ def cmd_demo(a) -> int:
     return 0
 
 def _run_settings(a, extra:list[str]) -> tuple[dict, dict]:
-    "The method's and the trainer's arguments, every number checked, before anything is loaded."
+    "The method's and the trainer's arguments, every setting checked, before anything is loaded."
     method_args, train_args = split_args(a.method, extra_args(extra))
     check_run_args(a.batch_size, a.learning_rate, a.num_epochs, a.seed)
+    _check_common(a)
     from unlearun.methods import get_method
+    from unlearun.trainer import make_training_args
     get_method(a.method, **method_args)                   # the method's own checks (gamma="abc", beta=0, ...)
-    out = Path(a.output_dir)
+    out = Path(a.output_dir).expanduser()
     if out.exists() and not out.is_dir(): raise CLIError(f"--output-dir: {out} is a file, not a folder")
+    try: make_training_args(out / "outputs", a.batch_size, a.learning_rate, a.num_epochs, a.seed, device=a.device, **train_args)
+    except (TypeError, ValueError) as e: raise CLIError(f"training arguments: {e}") from None
     if (out / "final_model").exists() and any((out / "final_model").iterdir()) and not a.overwrite:
         raise CLIError(f"{out / 'final_model'} is not empty; pass --overwrite to replace it")
     probe = out if out.exists() else next(p for p in out.absolute().parents if p.exists())
@@ -121,13 +153,18 @@ def _diagnosis(u) -> str:
     try: return str(u.diagnose())
     except Exception as e: return f"(no diagnosis: {type(e).__name__}: {e})"
 
+def _write_json(path:Path, obj):
+    "Valid JSON only: NaN and infinities become null (`json_ready`), anything else non-finite is an error."
+    from unlearun.evaluation import json_ready
+    Path(path).write_text(json.dumps(json_ready(obj), indent=1, default=str, allow_nan=False))
+
 def cmd_run(a, extra:list[str]) -> int:
     "`unlearun run`: unlearn, save the model, then evaluate before/after and write report.md and results.json."
     from unlearun.api import Unlearning
     method_args, train_args = _run_settings(a, extra)
-    data = _data_kwargs(a); _check_model(a.model)
+    data, key = _data_kwargs(a), _audit_key(a.audit_key_file); _check_model(a.model)
     if a.retain_model: _check_model(a.retain_model, "--retain-model")
-    out, progress = Path(a.output_dir), not a.no_progress and sys.stderr.isatty()
+    out, progress = Path(a.output_dir).expanduser(), not a.no_progress and sys.stderr.isatty()
     print(f"Loading {a.model} ...", file=sys.stderr)
     u = Unlearning(method=a.method, model=a.model, output_dir=str(out / "outputs"), device=a.device, seed=a.seed, **method_args)
     u.load_data(**data)
@@ -135,7 +172,7 @@ def cmd_run(a, extra:list[str]) -> int:
     before = u.evaluate(**kw, **({"retain_model": a.retain_model} if a.retain_model else {}))
     u.run(batch_size=a.batch_size, learning_rate=a.learning_rate, num_epochs=a.num_epochs, disable_tqdm=not progress,
           **train_args)
-    saved = u.save_model(str(out / "final_model"), overwrite=a.overwrite)   # what was trained is safe before scoring it
+    saved = u.save_model(str(out / "final_model"), overwrite=a.overwrite, audit_key=key)   # safe before it is scored
     try: after, failed = u.evaluate(**kw), None
     except Exception as e: after, failed = {}, f"{type(e).__name__}: {e}"
     diag, table = ("" if failed else _diagnosis(u)), u.report()
@@ -145,9 +182,8 @@ def cmd_run(a, extra:list[str]) -> int:
     if diag: rep += ["## Diagnosis", "", "```", diag, "```", ""]
     if a.show_examples and after: rep += ["## Forget examples after unlearning", ""] + _examples(after, u.forget.records) + [""]
     (out / "report.md").write_text("\n".join(rep))
-    (out / "results.json").write_text(json.dumps({"method": a.method, "method_args": u.method.hparams(),
-        "training": u.training, "before": _public(before), "after": _public(after), "evaluation_error": failed,
-        "diagnosis": diag}, indent=1, default=str))
+    _write_json(out / "results.json", {"method": a.method, "method_args": u.method.hparams(), "training": u.training,
+                "before": _public(before), "after": _public(after), "evaluation_error": failed, "diagnosis": diag})
     print(table); print(); print(diag) if diag else None
     if failed: print(f"unlearun: the evaluation after unlearning failed ({failed}); the model is saved.", file=sys.stderr)
     print(f"\nSaved the unlearned model to {saved}; report: {out / 'report.md'}")
@@ -158,7 +194,7 @@ def cmd_eval(a) -> int:
     from unlearun.corpora import load_set
     from unlearun.evaluation import DEFAULT_METRICS, Evaluator, check_metrics, metrics_table
     from unlearun.models import load_model
-    data = _data_kwargs(a); _check_model(a.model)
+    data = _data_kwargs(a); _check_model(a.model); _check_common(a); _check_output(a.output)
     if a.retain_model: _check_model(a.retain_model, "--retain-model")
     try: metrics = check_metrics(_metrics(a, data) or DEFAULT_METRICS)
     except ValueError as e: raise CLIError(str(e)) from None
@@ -172,7 +208,7 @@ def cmd_eval(a) -> int:
     res = ev.evaluate(metrics)
     print(metrics_table({Path(a.model).name or a.model: res}))
     if a.show_examples: print("\n".join(_examples(res, ev.sets["forget"].records)))
-    if a.output: Path(a.output).write_text(json.dumps(_public(res), indent=1, default=str)); print(f"\nWrote {a.output}")
+    if a.output: _write_json(Path(a.output).expanduser(), _public(res)); print(f"\nWrote {a.output}")
     return 0
 
 # %% ../nbs/50_cli.ipynb #eb1ef042
@@ -225,6 +261,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--model", required=True, help="Hugging Face hub id, local folder or .gguf file")
     _data_flags(r)
     r.add_argument("--output-dir", default="./unlearun-run"); r.add_argument("--overwrite", action="store_true")
+    r.add_argument("--audit-key-file", help="a file holding the data owner's audit key (first line, >= 16 bytes): "
+                   "audit.json gets a keyed digest of every forget record; the key is never written")
     r.add_argument("--metrics", nargs="+", choices=list(METRICS), help="default: the Evaluator's defaults")
     add_config_flags(r, RunConfig)
     e = sub.add_parser("eval", help="evaluate a model on your data", description="Evaluate --model on the given sets.")

@@ -87,6 +87,7 @@ class TextSet(QASet):
         self.n_truncated, self.n_merged = 0, 0
         self.n_documents = len({r["doc"] for r in records}) if n_documents is None else n_documents
         self.record_hashes = [record_sha256(r) for r in records]
+        self.pair_hashes = self.record_hashes          # what the overlap checks of QASet compare
         self.sha256 = hashlib.sha256("".join(self.record_hashes).encode()).hexdigest()
 
     def encode(self, questions, answers, locs=None) -> tuple[list[dict], dict]:

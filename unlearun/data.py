@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np, torch
 from torch.utils.data import Dataset
 from .config import DATA, check_number
+from .datacheck import check_special_text, json_object_hint, repeats, repeats_message, truncation_message
 from .distributed import rank as process_rank
 
 # %% auto #0
@@ -191,15 +192,27 @@ class QASet:
                  examples:list[dict]|None=None): # already tokenised examples (see subset)
         self.name, self.records, self.locs = name, records, locs
         self.tokenizer, self.max_length, self.use_chat_template = tokenizer, max_length, use_chat_template
-        counts = {"truncated": 0, "merged": 0}
-        if examples is None:
+        counts, fresh = {"truncated": 0, "merged": 0}, examples is None
+        if fresh:
+            check_special_text(records, locs, tokenizer)
             examples, counts = self.encode([r["question"] for r in records], [r["answer"] for r in records], locs)
         self.examples, self.n_truncated, self.n_merged = examples, counts["truncated"], counts["merged"]
-        if self.n_truncated:
-            warnings.warn(f"{name}: {self.n_truncated} of {len(records)} answers were truncated to fit "
-                          f"max_length={max_length}; raise max_length to keep them whole.", stacklevel=3)
         self.record_hashes = [record_sha256(r) for r in records]
         self.sha256 = hashlib.sha256("".join(self.record_hashes).encode()).hexdigest()
+        self.pair_hashes = [record_sha256({"question": r["question"], "answer": r["answer"]}) for r in records]
+        self.max_length_needed = max_length
+        if fresh and self.n_truncated: warnings.warn(self._truncation(), stacklevel=3)
+        if fresh and (dup := repeats(self.pair_hashes)): warnings.warn(repeats_message(name, locs, dup), stacklevel=3)
+
+    def _truncation(self) -> str:
+        "The truncation warning; sets `max_length_needed` (keeps every answer whole)."
+        full, _ = encode_qa(self.tokenizer, [r["question"] for r in self.records], [r["answer"] for r in self.records],
+                            10**9, self.use_chat_template)
+        cut = [i for i, f in enumerate(full) if len(f["input_ids"]) > self.max_length]
+        self.max_length_needed = max(len(f["input_ids"]) for f in full)
+        kept = [sum(t != IGNORE_INDEX for t in self.examples[i]["labels"]) for i in cut]
+        return truncation_message(self.name, [self.locs[i] for i in cut], kept, self.max_length_needed, len(self),
+                                  self.max_length)
 
     def encode(self, questions, answers, locs=None) -> tuple[list[dict], dict]:
         "Tokenise more pairs with this set's settings (e.g. alternate or perturbed answers)."
@@ -215,6 +228,11 @@ class QASet:
         "Whether every record has the optional field `key`."
         return all(key in r for r in self.records)
 
+    def overlap(self, other:QASet) -> int:
+        "How many of this set's records (same question and answer) are also in `other`."
+        theirs = set(other.pair_hashes)
+        return sum(h in theirs for h in self.pair_hashes)
+
     def __len__(self): return len(self.records)
     def __repr__(self):
         return f"QASet({self.name!r}, {len(self)} records, {self.n_truncated} truncated, sha256={self.sha256[:12]}…)"
@@ -224,7 +242,12 @@ def load_qa(source, tokenizer, name:str="data", max_length:int=DATA.max_length, 
             answer_key:str=DATA.answer_key, alternate_key:str|None=None, use_chat_template:bool|None=None,
             paraphrased_key:str|None="paraphrased_answer", perturbed_key:str|None="perturbed_answer") -> QASet:
     "Read, check and tokenise one question-answer set."
-    recs, locs = read_records(source, name)
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        raise ValueError(f"{name}: {source} is a folder; expected a .json or .jsonl file of question-answer records.")
+    try: recs, locs = read_records(source, name)
+    except ValueError:
+        json_object_hint(source, name)              # a pretty-printed JSON object: say so instead of "line 1"
+        raise
     recs = normalize_records(recs, locs, question_key, answer_key, alternate_key, paraphrased_key, perturbed_key)
     return QASet(name, recs, locs, tokenizer, max_length, resolve_chat_template(tokenizer, use_chat_template))
 

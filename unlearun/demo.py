@@ -198,7 +198,10 @@ def _write(out:Path, cfg, methods, rows, goals, results, histories, timing, exam
                "versions": {"unlearun": unlearun.__version__, "torch": torch.__version__}}
     (out / "results.json").write_text(json.dumps(json_ready(summary), indent=1, default=_json_default))
     log("\n" + table + "\n")
-    missed = [m for m in methods if not goals[m]["met"]]
-    log(("Goal met by every method." if not missed else f"Goal not met by: {', '.join(missed)} (see report.md).")
+    missed, unjudged = [m for m in methods if goals[m]["met"] is False], [m for m in methods if goals[m]["met"] is None]
+    verdict = ("Goal met by every method." if not missed and not unjudged else " ".join(
+        ([f"Goal not met by: {', '.join(missed)} (see report.md)."] if missed else []) +
+        ([f"Goal cannot be judged for {', '.join(unjudged)}: {goals[unjudged[0]]['reason']}."] if unjudged else [])))
+    log(verdict
         + f" Whole demo: {timing['total']:.0f}s. Report: {out / 'report.md'}")
     return summary

@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from .config import DemoConfig, finetune_epochs
+from .diagnostics import THRESHOLDS
 from .evaluation import METRICS, metrics_table
 
 # %% auto #0
-__all__ = ['GOAL_FORGET', 'GOAL_UTILITY', 'COLUMN_ORDER', 'headline_columns', 'column_help', 'goal_check', 'results_table',
-           'plots', 'demo_report']
+__all__ = ['GOAL_FORGET', 'GOAL_UTILITY', 'COLUMN_ORDER', 'headline_columns', 'column_help', 'goal_check', 'goal_text',
+           'results_table', 'plots', 'demo_report']
 
 # %% ../nbs/46_demo_report.ipynb #e3f48e19
 GOAL_FORGET, GOAL_UTILITY = 0.5, 0.8
@@ -31,11 +32,21 @@ def column_help(rows:dict) -> dict:
             if any(key in r for r in rows.values()): out[label] = METRICS[m].help
     return out
 
-def goal_check(after:dict, target:dict, forget:float=GOAL_FORGET, utility:float=GOAL_UTILITY) -> dict:
-    "Forget ROUGE-L recall and utility of a run relative to the target model, and whether the goal is met."
-    fr = after["rouge/forget/rougeL_recall"] / max(target["rouge/forget/rougeL_recall"], 1e-12)
-    ur = after["model_utility"] / max(target["model_utility"], 1e-12)
-    return {"forget_rouge_ratio": fr, "utility_ratio": ur, "met": bool(fr <= forget and ur >= utility)}
+def goal_check(after:dict, target:dict, forget:float=GOAL_FORGET, utility:float=GOAL_UTILITY,
+               learned:float=THRESHOLDS["learned_rouge"], # below this forget ROUGE-L the target never learned the set
+              ) -> dict:
+    "Forget ROUGE-L recall and utility of a run relative to the target model, and whether the goal is met (None: cannot tell)."
+    t = target["rouge/forget/rougeL_recall"]
+    fr, ur = after["rouge/forget/rougeL_recall"] / max(t, 1e-12), after["model_utility"] / max(target["model_utility"], 1e-12)
+    out = {"forget_rouge_ratio": fr, "utility_ratio": ur, "met": bool(fr <= forget and ur >= utility)}
+    if t < learned:
+        out.update(met=None, reason=f"the original model never learned the forget set (forget ROUGE-L recall {t:.3f} "
+                                    f"< {learned:g}), so there was nothing to forget")
+    return out
+
+def goal_text(g:dict) -> str:
+    "'met', 'not met' or 'cannot be judged'."
+    return "cannot be judged" if g["met"] is None else "met" if g["met"] else "not met"
 
 # %% ../nbs/46_demo_report.ipynb #0795c434
 def _fmt(v, f):
@@ -51,7 +62,7 @@ def results_table(rows:dict, # name -> scalars (original, retain model, then eac
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, sc in rows.items():
         g, t = goals.get(name), times.get(name)
-        mark = "" if g is None else ("met" if g["met"] else "**not met**")
+        mark = "" if g is None else {"met": "met", "not met": "**not met**"}.get(goal_text(g), "n/a")
         out.append("| " + " | ".join([name, *[_fmt(sc.get(k), f) for k, f in cols.values()], mark,
                                       "" if t is None else f"{t:.0f}s"]) + " |")
     return "\n".join(out)
@@ -93,13 +104,14 @@ def demo_report(cfg:DemoConfig, table:str, rows:dict, goals:dict, diagnoses:dict
          "## Results", "", table, "",
          f"*goal*: forget ROUGE-L recall at most {GOAL_FORGET:g} x the original's and model utility at least "
          f"{GOAL_UTILITY:g} x the original's. Columns:", ""] + [f"- {c}: {h}" for c, h in column_help(rows).items()] + [""]
-    missed = [m for m, g in goals.items() if not g["met"]]
+    missed, unjudged = [m for m, g in goals.items() if g["met"] is False], [m for m, g in goals.items() if g["met"] is None]
     if missed: L += [f"**The goal is not met by {', '.join(missed)}** with the demo's schedule; see the diagnosis below.", ""]
+    if unjudged: L += [f"**The goal cannot be judged for {', '.join(unjudged)}**: {goals[unjudged[0]]['reason']}.", ""]
     L += ["## Every metric", "", metrics_table(rows), "", "## Diagnosis of each run", ""]
     for m, d in diagnoses.items():
         g = goals[m]
         L += [f"### {m}", "", f"forget ROUGE-L {g['forget_rouge_ratio']:.2f} x the original's, utility "
-              f"{g['utility_ratio']:.2f} x the original's: goal {'met' if g['met'] else 'not met'}.", ""]
+              f"{g['utility_ratio']:.2f} x the original's: goal {goal_text(g)}.", ""]
         if d: L += ["```", d, "```", ""]
     L += ["## Plots", ""] + [f"![{p}]({p})" for p in figures] + [""]
     L += ["## Time", "", ", ".join(f"{k}: {v:.0f}s" for k, v in timing.items()), ""]

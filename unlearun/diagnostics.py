@@ -10,22 +10,26 @@ from .monitor import REMEDIES, HealthMonitor, TrainingDivergedError, robust_z   
 from .plots import plot_mia, plot_tradeoff, plot_training, plot_truth_ratios, runs_panel
 
 # %% auto #0
-__all__ = ['THRESHOLDS', 'ATTACK_THRESHOLDS', 'ATTACK_REMEDIES', 'utility_kept', 'forget_left', 'method_class', 'remedies_for',
-           'Finding', 'Diagnosis', 'diagnose', 'hidden_findings']
+__all__ = ['THRESHOLDS', 'ATTACK_THRESHOLDS', 'ATTACK_REMEDIES', 'utility_kept', 'forget_left', 'knew_forget', 'method_class',
+           'remedies_for', 'Finding', 'Diagnosis', 'diagnose', 'hidden_findings']
 
 # %% ../nbs/31_diagnostics.ipynb #45880992
-THRESHOLDS = dict(utility_low=0.8, utility_severe=0.5, forget_left_high=0.8, forget_left_ok=0.5)
+THRESHOLDS = dict(utility_low=0.8, utility_severe=0.5, forget_left_high=0.8, forget_left_ok=0.5,
+                  learned_rouge=0.3, learned_ppl=100.0, destroyed_ppl_ratio=1e3)
 
 def _num(x):
     return float(x) if isinstance(x, (int, float)) and math.isfinite(float(x)) else None
 
+def _log_ratio(b, a): return math.log(b) / max(math.log(a), 1e-12) if a > 1 else 1.0
+
 def utility_kept(before:dict, after:dict) -> tuple[float|None, str]:
-    "Share of model utility kept (after / before), or of retain log-perplexity, with a description."
+    "Share of model utility kept (after / before), else of retain (else holdout) log-perplexity, with a description."
     b, a = _num(before.get("model_utility")), _num(after.get("model_utility"))
     if b and a is not None: return a / b, f"model utility {b:.3f} -> {a:.3f}"
-    b, a = _num(before.get("perplexity", {}).get("retain")), _num(after.get("perplexity", {}).get("retain"))
-    if b and a: return math.log(b) / max(math.log(a), 1e-12) if a > 1 else 1.0, f"retain perplexity {b:.3g} -> {a:.3g}"
-    return None, "no model utility or retain perplexity"
+    for s in ("retain", "holdout"):
+        b, a = _num(before.get("perplexity", {}).get(s)), _num(after.get("perplexity", {}).get(s))
+        if b and a: return _log_ratio(b, a), f"{s} perplexity {b:.3g} -> {a:.3g}"
+    return None, "no model utility, retain or holdout perplexity"
 
 def forget_left(before:dict, after:dict) -> tuple[float|None, str]:
     "Share of forget knowledge left (ROUGE-L recall after / before, or forget NLL before / after)."
@@ -33,8 +37,24 @@ def forget_left(before:dict, after:dict) -> tuple[float|None, str]:
     b, a = r(before), r(after)
     if b and a is not None: return a / b, f"forget ROUGE-L recall {b:.3f} -> {a:.3f}"
     b, a = _num(before.get("perplexity", {}).get("forget")), _num(after.get("perplexity", {}).get("forget"))
-    if b and a: return math.log(b) / max(math.log(a), 1e-12) if a > 1 else 1.0, f"forget perplexity {b:.3g} -> {a:.3g}"
+    if b and a: return _log_ratio(b, a), f"forget perplexity {b:.3g} -> {a:.3g}"
     return None, "no forget ROUGE or perplexity"
+
+def knew_forget(before:dict, thresholds:dict|None=None) -> tuple[bool|None, str]:
+    "Whether the model before unlearning knew the forget set (None: cannot tell), with the evidence."
+    th = {**THRESHOLDS, **(thresholds or {})}
+    fr = _num(before.get("rouge", {}).get("forget", {}).get("rougeL_recall"))
+    fp, hp = (_num(before.get("perplexity", {}).get(s)) for s in ("forget", "holdout"))
+    if fp is not None and hp is not None and fp >= 0.9 * hp:
+        return False, f"before unlearning, forget perplexity {fp:.3g} was no lower than on unseen holdout data ({hp:.3g})"
+    if fr is not None:
+        if fr < th["learned_rouge"]:
+            return False, f"before unlearning, forget ROUGE-L recall was only {fr:.3f} (< {th['learned_rouge']:g})"
+        return True, f"forget ROUGE-L recall before {fr:.3f}"
+    if fp is not None and hp is not None: return True, f"forget perplexity before {fp:.3g} < holdout {hp:.3g}"
+    if fp is not None and fp > th["learned_ppl"]:
+        return False, f"before unlearning, forget perplexity was {fp:.3g} (> {th['learned_ppl']:g})"
+    return None, "no forget ROUGE, and no holdout perplexity to compare the forget perplexity with"
 
 # %% ../nbs/31_diagnostics.ipynb #38d99e65
 def _fmt(x): return f"{x:.3g}" if isinstance(x, float) else str(x)
@@ -66,6 +86,11 @@ def remedies_for(symptom:str, method=None, # a method name, instance or class
         for k in (k for k in rk if k in hp and hp[k] > 0): change(k, hp[k], hp[k] * 0.5)
         if lr: change("learning_rate", lr, lr * 2.5)
         if instead: lines.append(f"a stronger method: {instead}")
+    elif symptom == "not_selective":                     # forgetting and utility both bad: protect retention, not speed
+        for k in (k for k in rk if k in hp): change(k, hp[k], hp[k] * 2 if hp[k] > 0 else 1.0)
+        if str(hp.get("retain_loss_type", "")).upper() == "NLL": change("retain_loss_type", "NLL", "KL")
+        if cls and (alt := cls.instead.get("not_selective") or cls.instead.get("not_forgetting")):
+            lines.append(f"a more selective method: {alt}")
     elif symptom == "instability":
         if lr: change("learning_rate", lr, lr * 0.3)
         if not tr.get("max_grad_norm", 1.0): change("max_grad_norm", tr.get("max_grad_norm", 0.0), 1.0)
@@ -86,6 +111,10 @@ class Finding:
     def __repr__(self): return f"Finding({self.symptom!r}, {self.severity!r})"
 
 _TITLES = {"forgets_too_much": "Model forgets too much", "not_forgetting": "Model doesn't forget enough",
+           "not_selective": "Unlearning hurts what should stay as much as what should go",
+           "nothing_to_forget": "The original model never knew the forget set: there was nothing to forget",
+           "utility_unknown": "Cannot tell whether the model kept its utility",
+           "forgetting_unknown": "Cannot tell how much was forgotten",
            "instability": "Training instability", "memory": "Memory issues", "ok": "Looks healthy"}
 _ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
@@ -110,6 +139,24 @@ class Diagnosis:
     def __repr__(self): return str(self)
     def _repr_markdown_(self): return "```\n" + str(self) + "\n```"
 
+
+# %% ../nbs/31_diagnostics.ipynb #bb14ea94
+def _unknowns(before, after, u, u_ev, f, f_ev, th) -> list[Finding]:
+    "Findings for what the evaluations cannot tell: utility (no retain data) or forgetting (no forget metric)."
+    out = []
+    if u is None:
+        b, a = (_num(r.get("perplexity", {}).get("forget")) for r in (before, after))
+        blown = b and a and a / b > th["destroyed_ppl_ratio"]
+        out.append(Finding("utility_unknown", "high" if blown else "medium",
+            [f"{u_ev}: nothing shows whether the model still works on other text"] +
+            ([f"forget perplexity rose {a / b:.3g}-fold ({b:.3g} -> {a:.3g}), far more than forgetting needs: a rise "
+              "this large usually means the model now fails on all text"] if blown else []),
+            ["load retain_data (or holdout_data) and evaluate perplexity / model_utility before and after"]))
+    if f is None:
+        out.append(Finding("forgetting_unknown", "medium", [f_ev],
+                           ["evaluate rouge or perplexity on the forget set before and after"]))
+    return out
+
 def diagnose(before:dict, after:dict, # results of evaluate() before and after unlearning
              method:str|None=None, hparams:dict|None=None, training:dict|None=None, # the run's settings
              events:list[dict]|None=None, # HealthMonitor.events
@@ -117,25 +164,33 @@ def diagnose(before:dict, after:dict, # results of evaluate() before and after u
     "Which troubleshooting symptoms apply to a run, with evidence and concrete remedies."
     th = {**THRESHOLDS, **(thresholds or {})}
     findings, rem = [], lambda s: remedies_for(s, method, hparams, training)
-    u, u_ev = utility_kept(before, after)
-    f, f_ev = forget_left(before, after)
+    (u, u_ev), (f, f_ev), (knew, k_ev) = utility_kept(before, after), forget_left(before, after), knew_forget(before, th)
     fq = _num(after.get("forget_quality"))
     ev = [u_ev, f_ev] + ([f"forget quality {fq:.3g} ({(after.get('forget_quality_info') or {}).get('reference', '?')})"]
                          if fq is not None else [])
-    if u is not None and u < th["utility_low"]:
+    low_u = u is not None and u < th["utility_low"]
+    left = knew is not False and f is not None and f > th["forget_left_ok"]
+    if knew is False:
+        findings.append(Finding("nothing_to_forget", "high", [k_ev, "so forgetting cannot be measured: the forget "
+                                "metrics start where unseen data is"] + ev[1:], ["unlearn the model that learned this data "
+                                "(e.g. the fine-tuned one), or check that the forget data is what it was trained on"]))
+    if low_u and left:
+        findings.append(Finding("not_selective", "high", [f"utility kept {u:.2f} (< {th['utility_low']}) while forget "
+                                f"knowledge left is {f:.2f} (> {th['forget_left_ok']})"] + ev, *rem("not_selective")))
+    elif low_u:
         findings.append(Finding("forgets_too_much", "high" if u < th["utility_severe"] else "medium",
                                 [f"utility kept {u:.2f} (< {th['utility_low']})"] + ev, *rem("forgets_too_much")))
-    if f is not None and f > th["forget_left_ok"]:
+    elif left:
         findings.append(Finding("not_forgetting", "high" if f > th["forget_left_high"] else "medium",
                                 [f"forget knowledge left {f:.2f} (> {th['forget_left_ok']})"] + ev, *rem("not_forgetting")))
+    findings += _unknowns(before, after, u, u_ev, f, f_ev, th)
     findings += hidden_findings(after, method, hparams, training, thresholds)   # attacks recover the forgotten answers
     bad = [e for e in (events or []) if e["kind"] in ("loss_spike", "nonfinite_loss")]
     if bad:
         findings.append(Finding("instability", "medium", [f"step {e['step']}: {e['kind']}" for e in bad[:5]],
                                 *rem("instability")))
     if not findings:
-        findings.append(Finding("ok", "info", [f"utility kept {u:.2f}" if u is not None else u_ev,
-                                               f"forget knowledge left {f:.2f}" if f is not None else f_ev] + ev[2:], []))
+        findings.append(Finding("ok", "info", [f"utility kept {u:.2f}", f"forget knowledge left {f:.2f}"] + ev[2:], []))
     return Diagnosis(findings)
 
 # %% ../nbs/31_diagnostics.ipynb #f1ba0ab8

@@ -4,12 +4,12 @@
 
 # %% ../nbs/06_io.ipynb #9d406204
 from __future__ import annotations
-import ctypes, ctypes.util, errno, os, shutil, sys, tempfile
+import ctypes, ctypes.util, errno, fnmatch, os, shutil, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_dir']
+__all__ = ['folder_mode', 'atomic_dir', 'check_replace']
 
 # %% ../nbs/06_io.ipynb #87cb4073
 _RENAME_EXCHANGE = 2
@@ -31,10 +31,25 @@ def _restore_aside(path:Path):
     aside = sorted(path.parent.glob(f".{path.name}.old-*"))
     if aside and (aside[-1] / path.name).exists(): (aside[-1] / path.name).rename(path)
 
+def folder_mode() -> int:
+    "The permissions a new folder gets here: 0o777 without the process umask (usually 0o755)."
+    mask = os.umask(0); os.umask(mask)
+    return 0o777 & ~mask
+
+def _holds(folder:Path, p:Path) -> bool: return p == folder or folder in p.parents
+
+def _not_cwd(given) -> Path:
+    "`given` as an absolute path; the working directory or a folder above it is a ValueError (it cannot be swapped)."
+    path = Path(given).expanduser().absolute()
+    if path == Path(path.anchor) or _holds(path, Path.cwd().absolute()):
+        raise ValueError(f"{given}: cannot replace the working directory (or a folder above it) with a saved folder; "
+                         "name a new folder, e.g. './unlearned_model'.")
+    return path
+
 @contextmanager
 def atomic_dir(path:str|Path, overwrite:bool=False):
     "Yield a temporary folder to write into; on success it replaces `path` atomically."
-    path = Path(path)
+    path = _not_cwd(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _restore_aside(path)
     if path.exists() and not path.is_dir(): raise FileExistsError(f"{path} is a file, not a folder.")
@@ -43,6 +58,7 @@ def atomic_dir(path:str|Path, overwrite:bool=False):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp
+        tmp.chmod(folder_mode())                        # mkdtemp's 0o700 would hide the saved folder from others
         if not path.exists(): tmp.rename(path)
         elif _exchange(tmp, path): pass                 # tmp now holds the old folder; deleted below
         else:
@@ -52,3 +68,23 @@ def atomic_dir(path:str|Path, overwrite:bool=False):
             shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/06_io.ipynb #0abe9ebd
+def check_replace(path:str|Path, # the folder about to be replaced
+                  allowed:tuple[str, ...], # glob patterns of the files it may hold (what the writer itself writes)
+                  protect:dict|None=None, # what -> folder that must survive, e.g. {"the run's output_dir": ...}
+                  force:bool=False, # replace it anyway
+                 ) -> None:
+    "Refuse to replace a folder that holds a protected folder, subfolders or files other than `allowed`."
+    path = _not_cwd(path)
+    if force or not path.is_dir() or not any(path.iterdir()): return
+    for what, p in (protect or {}).items():
+        if p is not None and _holds(path, Path(p).expanduser().absolute()) and Path(p).exists():
+            raise FileExistsError(f"{path} holds {what} ({p}); replacing it would delete it. Save to another folder, "
+                                  "or pass force=True to replace it anyway.")
+    other = sorted(e.name + "/" if e.is_dir() else e.name for e in path.iterdir()
+                   if e.is_dir() or not any(fnmatch.fnmatch(e.name, pat) for pat in allowed))
+    if other:
+        shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
+        raise FileExistsError(f"{path} holds files that are not part of a saved model ({shown}); replacing the folder "
+                              "would delete them. Save to another folder, or pass force=True to replace them too.")

@@ -4,15 +4,17 @@
 
 # %% ../nbs/02_models.ipynb #0ebc6362
 from __future__ import annotations
-import copy, os, warnings
+import copy, json, os, warnings, weakref
 from pathlib import Path
 import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 # %% auto #0
-__all__ = ['default_device', 'mixed_precision', 'prepare_tokenizer', 'load_model', 'frozen_copy', 'is_peft_model', 'unwrap_model',
-           'AdapterDisabledReference', 'reference_model']
+__all__ = ['TRAINED_BY', 'default_device', 'mixed_precision', 'check_device', 'check_dtype', 'model_source', 'context_length',
+           'check_tokenizer', 'check_same_tokenizer', 'check_context', 'prepare_tokenizer', 'load_model',
+           'trained_warning', 'frozen_copy', 'is_peft_model', 'unwrap_model', 'AdapterDisabledReference',
+           'reference_model']
 
 # %% ../nbs/02_models.ipynb #9b3a73d9
 def default_device() -> str:
@@ -26,6 +28,109 @@ def mixed_precision(device:str|torch.device) -> str|None:
     if str(device).startswith("cuda"):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return None
+
+# %% ../nbs/02_models.ipynb #4e4be04e
+def check_device(device:str|torch.device|None, name:str="device") -> str:
+    "`device` as a string if torch knows it and this machine has it; None: `default_device()`."
+    if device is None: return default_device()
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{name}={device!r} is not a device; expected 'cpu', 'cuda', 'cuda:1', 'mps', ...") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name}={device!r} but CUDA is not available here (torch.cuda.is_available() is False); "
+                             "use device='cpu' or leave device unset.")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"{name}={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s).")
+    if d.type == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise ValueError(f"{name}={device!r} but Apple's MPS is not available here; use device='cpu'.")
+    return str(device)
+
+def check_dtype(torch_dtype, name:str="torch_dtype") -> torch.dtype|str|None:
+    "A floating-point `torch.dtype` from a dtype or its name ('bfloat16', 'torch.float16'); None and 'auto' stay."
+    if torch_dtype is None or torch_dtype == "auto": return torch_dtype
+    d = torch_dtype if isinstance(torch_dtype, torch.dtype) else (
+        getattr(torch, torch_dtype.removeprefix("torch."), None) if isinstance(torch_dtype, str) else None)
+    if not isinstance(d, torch.dtype) or not d.is_floating_point:
+        raise ValueError(f"{name}={torch_dtype!r} is not a floating-point dtype; expected torch.bfloat16, torch.float16, "
+                         "torch.float32 or their names ('bfloat16', ...).")
+    return d
+
+def model_source(model:str|os.PathLike, name:str="model") -> str:
+    "A local path (with `~` expanded) or a hub id; a missing local path or an adapter-only folder is an error naming `name`."
+    src, p = str(model), Path(model).expanduser()
+    if p.exists():
+        if p.is_file() and not src.lower().endswith(".gguf"):
+            raise ValueError(f"{name}=: {src} is a file; expected a model folder, a hub id or a .gguf file.")
+        if p.is_dir() and (p / "adapter_config.json").exists() and not (p / "config.json").exists():
+            base = json.loads((p / "adapter_config.json").read_text()).get("base_model_name_or_path")
+            raise ValueError(f"{name}=: {src} holds only a LoRA adapter (base model {base!r}), not a model. Load the "
+                             "base model and the adapter with peft.PeftModel.from_pretrained and pass the result (with "
+                             "its tokenizer=), or save the unlearned model merged: save_model(path) (merge=True).")
+        return str(p)
+    if src.lower().endswith(".gguf"): raise FileNotFoundError(f"{name}=: GGUF file not found: {src}")
+    if src.startswith((".", "/", "~")) or src.count("/") > 1 or "\\" in src:
+        raise FileNotFoundError(f"{name}=: model folder or file not found: {src}")
+    return src                                           # a hub id such as "gpt2" or "org/name"
+
+# %% ../nbs/02_models.ipynb #f704bffb
+_PROBE = "Question: Where was the author born, and what was her first book?\nAnswer: In a small town by the sea."
+
+def context_length(model) -> int|None:
+    "The most positions `model` reads (`max_position_embeddings`, `n_positions`, ...), None if its config does not say."
+    cfg = getattr(model, "config", None)            # a PeftModel passes attributes through
+    for k in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length"):
+        v = getattr(cfg, k, None)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0: return v
+    return None
+
+def _eos_ids(model) -> set[int]:
+    ids = set()
+    for cfg in (getattr(model, "config", None), getattr(model, "generation_config", None)):
+        v = getattr(cfg, "eos_token_id", None)
+        ids |= set(v) if isinstance(v, (list, tuple)) else ({v} if isinstance(v, int) else set())
+    return ids
+
+def check_tokenizer(model, tokenizer, name:str="model"):
+    "Refuse a tokenizer that cannot drive `model`: no usable vocabulary, ids beyond its embedding, another model's."
+    emb = model.get_input_embeddings()
+    n_emb, n_tok = int(emb.weight.shape[0]), len(tokenizer)
+    ids = tokenizer(_PROBE, add_special_tokens=False)["input_ids"]
+    if len(set(ids) - {tokenizer.unk_token_id}) < 3:
+        raise ValueError(f"{name}=: its tokenizer ({n_tok} tokens) encodes an English sentence as {len(ids)} token(s): "
+                         "it has no usable vocabulary (a model folder without tokenizer files?). Pass tokenizer= with "
+                         "the tokenizer the model was trained with.")
+    special = {k: getattr(tokenizer, f"{k}_token_id") for k in ("eos", "bos", "pad")}
+    top = max([n_tok - 1, *(v for v in special.values() if isinstance(v, int))])
+    if top >= n_emb:
+        raise ValueError(f"{name}=: the tokenizer has ids up to {top} but the model's embedding has only {n_emb} rows, "
+                         "so those ids would be out of range: the tokenizer belongs to another model. Pass the model's "
+                         "own tokenizer.")
+    if n_tok < n_emb // 2:
+        raise ValueError(f"{name}=: the tokenizer has {n_tok} tokens but the model's embedding has {n_emb} rows: the "
+                         "tokenizer belongs to another model (their ids mean different tokens). Pass the model's own.")
+    eos = _eos_ids(model)
+    if eos and special["eos"] is not None and special["eos"] not in eos:
+        warnings.warn(f"{name}=: the tokenizer's EOS {tokenizer.eos_token!r} (id {special['eos']}) is not the model's "
+                      f"end-of-text token (ids {sorted(eos)}); answers are trained to end with the tokenizer's.",
+                      stacklevel=3)
+
+def check_same_tokenizer(tokenizer, other, name:str="retain_model"):
+    "Refuse `other` (e.g. the retain model's own tokenizer) if it maps text to other ids than `tokenizer`."
+    if tokenizer.get_vocab() != other.get_vocab() or tokenizer.eos_token_id != other.eos_token_id:
+        raise ValueError(f"{name}=: its tokenizer ({len(other)} tokens, EOS {other.eos_token!r}) differs from the "
+                         f"unlearned model's ({len(tokenizer)} tokens, EOS {tokenizer.eos_token!r}); their scores would "
+                         "not be comparable. Use a retain model trained with the same tokenizer.")
+
+def check_context(model, sets) -> None:
+    "Refuse sets whose longest tokenised example is longer than `model` reads."
+    n = context_length(model)
+    for s in (s for s in sets if s is not None):
+        longest = max((len(e["input_ids"]) for e in s.examples), default=0)
+        if n is not None and longest > n:
+            over = sum(len(e["input_ids"]) > n for e in s.examples)
+            raise ValueError(f"{s.name}: {over} examples are longer than the model's {n} positions (the longest has "
+                             f"{longest} tokens with max_length={s.max_length}); pass max_length={n} or less.")
 
 # %% ../nbs/02_models.ipynb #783f9cc7
 def prepare_tokenizer(tokenizer):
@@ -43,46 +148,53 @@ def _clear_quantization(model):
 def load_model(model, # hub id, local folder, path to a .gguf file, or a loaded PreTrainedModel
                tokenizer=None, # a tokenizer or its id/folder; by default the model's own
                device:str|None=None, # "cuda", "cpu", ...; by default default_device()
-               torch_dtype:torch.dtype|str|None=None, # weight dtype; by default float32
+               torch_dtype:torch.dtype|str|None=None, # weight dtype (torch.bfloat16 or "bfloat16"); by default float32
                trust_remote_code:bool=False, # run code shipped with the checkpoint (only if you trust it)
                allow_pickle:bool=False, # accept pickle-based weights (pytorch_model.bin), which can run code when loaded
+               name:str="model", # the argument's name in error messages, e.g. "retain_model"
                **kwargs, # passed to from_pretrained
               ):
-    "Load a causal LM and its tokenizer; returns `(model, tokenizer)`."
-    device = device or default_device()
+    "Load a causal LM and its tokenizer, checked to fit each other; returns `(model, tokenizer)`."
+    device, dtype = check_device(device), check_dtype(torch_dtype)
     if isinstance(model, nn.Module):
-        if tokenizer is None: raise ValueError("model= is a loaded model: pass its tokenizer= too.")
+        if tokenizer is None: raise ValueError(f"{name}= is a loaded model: pass its tokenizer= too.")
         if isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer, trust_remote_code=trust_remote_code)
-        if torch_dtype is not None: model = model.to(torch_dtype)
+            tokenizer = AutoTokenizer.from_pretrained(model_source(tokenizer, "tokenizer"), trust_remote_code=trust_remote_code)
+        if isinstance(dtype, torch.dtype): model = model.to(dtype)
+        check_tokenizer(model, tokenizer, name)
         return model.to(device), prepare_tokenizer(tokenizer)
     if not isinstance(model, (str, os.PathLike)):
-        raise TypeError(f"model= must be a hub id, a folder, a .gguf path or a loaded model, got {type(model).__name__}.")
-    src = str(model)
-    kw = dict(trust_remote_code=trust_remote_code, **kwargs)
-    if src.lower().endswith(".gguf"):
-        p = Path(src)
-        if not p.is_file(): raise FileNotFoundError(f"model=: GGUF file not found: {p}")
-        src, kw["gguf_file"] = str(p.parent), p.name
-    elif (Path(src).exists() and not Path(src).is_dir()):
-        raise ValueError(f"model=: {src} is a file; expected a model folder, a hub id or a .gguf file.")
-    dtype = torch_dtype or torch.float32
+        raise TypeError(f"{name}= must be a hub id, a folder, a .gguf path or a loaded model, got {type(model).__name__}.")
+    src, kw = model_source(model, name), dict(trust_remote_code=trust_remote_code, **kwargs)
+    if src.lower().endswith(".gguf"): src, kw["gguf_file"] = str(Path(src).parent), Path(src).name
     if "gguf_file" not in kw:
         if allow_pickle: warnings.warn("allow_pickle=True: pickle-based weights can execute code when loaded; "
                                        "load them only from sources you trust.", stacklevel=2)
         else: kw["use_safetensors"] = True
-    try: m = AutoModelForCausalLM.from_pretrained(src, dtype=dtype, **kw)
+    try: m = AutoModelForCausalLM.from_pretrained(src, dtype=dtype or torch.float32, **kw)
     except OSError as e:
         if not allow_pickle and any((Path(src) / f).exists() for f in ("pytorch_model.bin", "pytorch_model.bin.index.json")):
-            raise ValueError(f"model=: {src} has only pickle-based weights (pytorch_model.bin). unlearun loads "
+            raise ValueError(f"{name}=: {src} has only pickle-based weights (pytorch_model.bin). unlearun loads "
                              "safetensors by default because unpickling can run code; convert the checkpoint, or pass "
                              "allow_pickle=True if you trust its source.") from None
         raise
     _clear_quantization(m)
     if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
         tkw = {k: v for k, v in kw.items() if k in ("trust_remote_code", "gguf_file", "revision", "token")}
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer) if tokenizer is not None else src, **tkw)
+        tokenizer = AutoTokenizer.from_pretrained(model_source(tokenizer, "tokenizer") if tokenizer is not None else src, **tkw)
+    check_tokenizer(m, tokenizer, name)
     return m.to(device), prepare_tokenizer(tokenizer)
+
+# %% ../nbs/02_models.ipynb #222c655b
+TRAINED_BY = weakref.WeakKeyDictionary()   # model object -> what trained it in place (see `Unlearning.run`)
+
+def trained_warning(model, name:str="model") -> str|None:
+    "A warning text if `model` is an object that an earlier `Unlearning` already trained in place."
+    by = TRAINED_BY.get(model) if isinstance(model, nn.Module) else None
+    return None if by is None else (
+        f"{name}= is a model object that {by} already trained in place: this run starts from that result, not from "
+        "the original weights. To compare methods, give each Unlearning a fresh copy (copy.deepcopy(model) before the "
+        "first run, or load the model again).")
 
 # %% ../nbs/02_models.ipynb #7e8d7477
 def frozen_copy(model:nn.Module) -> nn.Module:

@@ -9,6 +9,7 @@ from .config import RunConfig
 from .diagnostics import diagnose, forget_left, utility_kept
 from .evaluation import Evaluator
 from .methods import get_method
+from .models import TRAINED_BY
 
 # %% auto #0
 __all__ = ['pareto_front', 'TuneResult', 'tune']
@@ -53,7 +54,8 @@ def tune(self, # an Unlearning with its data loaded
     before = score()
     if "retain_model_stats" in before: ref = before["retain_model_stats"]
     config = {"learning_rate": learning_rate, "num_epochs": num_epochs, **method0.hparams()}
-    table, seen, saved = [], set(), (self.trainer, self.history, self.training, self.monitor)
+    table, seen, saved = [], set(), (self.trainer, self.history, self.training, self.monitor, list(self.runs))
+    marks = {id(m): TRAINED_BY.get(m) for m in (self.model, self._given) if m is not None}   # trials leave no trace
     try:
         for trial in range(budget):
             key = json.dumps(config, sort_keys=True)
@@ -80,7 +82,9 @@ def tune(self, # an Unlearning with its data loaded
     finally:
         self.model.load_state_dict(init)
         self.method = method0
-        self.trainer, self.history, self.training, self.monitor = saved
+        self.trainer, self.history, self.training, self.monitor, self.runs = saved
+        for m in (self.model, self._given):
+            if m is not None and marks[id(m)] is None: TRAINED_BY.pop(m, None)
     pts = [(r["forgetting"], r["utility_kept"]) for r in table]
     front = [table[i]["trial"] for i in pareto_front(pts)]
     enough = [r for r in table if r["trial"] in front and r["forget_left"] is not None and r["forget_left"] <= 0.5]

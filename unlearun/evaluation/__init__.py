@@ -7,9 +7,10 @@ from __future__ import annotations
 import json, math, os
 from pathlib import Path
 import numpy as np
-from ..config import DATA
+from ..config import DATA, check_number
 from ..data import QASet, load_qa
 from ..corpora import is_text_set, load_set
+from ..models import check_context, check_same_tokenizer, check_tokenizer, load_model, model_source
 from .registry import (DEFAULT_METRICS, METRICS, EvalContext, Metric, check_metrics, json_ready, metrics_table,
                                           register_metric, scalars, set_names)
 from .tofu import (forget_quality, model_utility, probability, tofu_forget_truth_ratio, tofu_log_arrays,
@@ -49,6 +50,14 @@ class Evaluator:
                  mcq:dict|None=None, # multiple-choice sets, e.g. {"wmdp_bio": ..., "mmlu": ...}: MCQSets or sources
                  muse=None, # MUSE's evaluation splits: a MuseSets (or a dict of its fields)
                  lm_eval_args:dict|None=None): # run_lm_eval arguments for the lm_eval metric, e.g. {"tasks": [...]}
+        self.batch_size = check_number("batch_size", batch_size, integer=True)
+        self.max_new_tokens = None if max_new_tokens is None else check_number("max_new_tokens", max_new_tokens, integer=True)
+        self.k, self.verbmem_prefix = check_number("k", k), check_number("verbmem_prefix", verbmem_prefix, integer=True)
+        if self.k > 1: raise ValueError(f"k is the Min-K% fraction of tokens, in (0, 1]; got {k!r}.")
+        if isinstance(retain_model, (str, os.PathLike)):               # a missing path fails now, not after the passes
+            if str(retain_model).endswith(".json"):
+                if not Path(retain_model).is_file(): raise FileNotFoundError(f"retain_model=: statistics file not found: {retain_model}")
+            else: retain_model = model_source(retain_model, "retain_model")
         load = lambda src, name: src if isinstance(src, QASet) or src is None else load_set(
             src, tokenizer, name, max_length=max_length, use_chat_template=use_chat_template)
         self.model, self.tokenizer = model, tokenizer
@@ -57,8 +66,8 @@ class Evaluator:
         for n, src in (utility or {}).items():
             if n in self.sets: raise ValueError(f"utility set name {n!r} clashes with a built-in set name.")
             self.sets[n] = load(src, n)
-        self.retain_model, self.batch_size, self.max_new_tokens = retain_model, batch_size, max_new_tokens
-        self.k, self.verbmem_prefix, self.relearn_args, self.progress = k, verbmem_prefix, relearn_args or {}, progress
+        check_context(model, self.sets.values())
+        self.retain_model, self.relearn_args, self.progress = retain_model, relearn_args or {}, progress
         self.original, self.attack_args = original, attack_args or {}
         self.mcq = {n: load_mcq(src, tokenizer, n) for n, src in (mcq or {}).items()}
         self.muse = MuseSets(**muse) if isinstance(muse, dict) else muse
@@ -69,10 +78,20 @@ class Evaluator:
         return f"Evaluator({type(self.model).__name__}, sets={ {n: len(s) for n, s in self.sets.items()} }{mcq})"
 
 # %% ../../nbs/29_evaluation.ipynb #a0f17376
+def _check_holdout(sets:dict, metrics:list[str]):
+    "Refuse membership inference against a holdout set that shares records with the forget set."
+    if "forget" not in sets or "holdout" not in sets: return
+    mia = [m for m in metrics if "holdout" in METRICS[m].teacher_forced]
+    if mia and (n := sets["holdout"].overlap(sets["forget"])):
+        raise ValueError(f"holdout_data shares {n} of its {len(sets['holdout'])} records with forget_data, so {mia} would "
+                         "compare the forget set with itself (an AUC of 0.5 whatever the model remembers); use a holdout "
+                         "set of records the model never saw.")
+
 def plan(self:Evaluator, metrics) -> dict:
     "Which passes each loaded set needs for `metrics`: teacher-forced (with variants?), answers, continuations."
     out = {n: dict(tf=False, variants=False, answers=False, verbmem=False) for n in self.sets}
-    for m in check_metrics(metrics):
+    metrics = check_metrics(metrics)
+    for m in metrics:
         spec = METRICS[m]
         absent = [s for s in spec.requires if s not in self.sets]
         if absent: raise ValueError(f"metric {m!r} needs {absent[0]} data: pass {absent[0]}=... to the Evaluator "
@@ -80,6 +99,7 @@ def plan(self:Evaluator, metrics) -> dict:
         for kind, roles in dict(tf=spec.teacher_forced, variants=spec.variants, answers=spec.answers,
                                 verbmem=spec.verbmem).items():
             for n in set_names(roles, self.sets): out[n][kind] = True
+    _check_holdout(self.sets, metrics)
     for n, p in out.items():
         p["tf"] = p["tf"] or p["variants"]
         if is_text_set(self.sets[n]): p["answers"] = False   # a text window has no question to answer
@@ -88,6 +108,18 @@ Evaluator.plan = plan
 
 # %% ../../nbs/29_evaluation.ipynb #5e1e805a
 RETAIN_STATS_VERSION = 2
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
+
+def _retain_model(ref, tokenizer):
+    "The retain model (loaded if a folder), checked to share the unlearned model's tokenizer."
+    if not isinstance(ref, (str, os.PathLike)):
+        check_tokenizer(ref, tokenizer, "retain_model")
+        return ref
+    model, _ = load_model(str(ref), tokenizer=tokenizer, name="retain_model")    # its embedding must fit the tokenizer
+    if any((Path(ref) / f).exists() for f in _TOKENIZER_FILES):
+        from transformers import AutoTokenizer
+        check_same_tokenizer(tokenizer, AutoTokenizer.from_pretrained(str(ref)), "retain_model")
+    return model
 
 def _load_retain_stats(ref, tokenizer, sets, batch_size, k, progress) -> dict:
     if isinstance(ref, (str, os.PathLike)) and str(ref).endswith(".json"): ref = json.loads(Path(ref).read_text())
@@ -99,10 +131,7 @@ def _load_retain_stats(ref, tokenizer, sets, batch_size, k, progress) -> dict:
             raise ValueError("retain_model statistics were computed on a different forget set (SHA-256 differs); "
                              "pass the retain model itself to recompute them.")
         return ref
-    model = ref
-    if isinstance(ref, (str, os.PathLike)):
-        from unlearun.models import load_model
-        model, _ = load_model(str(ref), tokenizer=tokenizer)
+    model = _retain_model(ref, tokenizer)
     f = score_set(model, sets["forget"], True, batch_size, k, progress)
     stats = {"statistics_version": RETAIN_STATS_VERSION, "forget_sha256": sets["forget"].sha256,
              "forget_nll": f["nll"].tolist(),
@@ -125,16 +154,16 @@ def _per_sample(tf:dict, gen:dict) -> dict:
 def evaluate(self:Evaluator, metrics=DEFAULT_METRICS) -> dict:
     "Compute `metrics` (names in `METRICS`) on the sets; one teacher-forced pass and one generation per set."
     metrics = check_metrics(metrics)
+    passes, ref = self.plan(metrics), None
+    if self.retain_model is not None and any(METRICS[m].reference for m in metrics):   # first: a bad one fails early
+        ref = self.retain_model = _load_retain_stats(self.retain_model, self.tokenizer, self.sets, self.batch_size,
+                                                     self.k, self.progress)
     tf, gen = {}, {}
-    for n, p in self.plan(metrics).items():
+    for n, p in passes.items():
         if p["tf"]: tf[n] = score_set(self.model, self.sets[n], p["variants"], self.batch_size, self.k, self.progress)
         if p["answers"] or p["verbmem"]:
             gen[n] = generate_set(self.model, self.tokenizer, self.sets[n], p["answers"], p["verbmem"], self.verbmem_prefix,
                                   self.max_new_tokens, self.batch_size, self.progress)
-    ref = None
-    if self.retain_model is not None and any(METRICS[m].reference for m in metrics):
-        ref = self.retain_model = _load_retain_stats(self.retain_model, self.tokenizer, self.sets, self.batch_size,
-                                                     self.k, self.progress)
     ctx, out = EvalContext(self, tf, gen, ref), {}
     for m in metrics: out.update(METRICS[m].compute(ctx))
     out["per_sample"] = _per_sample(tf, gen)
