@@ -70,7 +70,7 @@ def test_bad_input_names_the_file_and_key(tiny_folder, tmp_path):
     bad = tmp_path / "forget.jsonl"
     bad.write_text('{"q": "Who?", "a": "Me."}\n')
     u = Unlearning(method="grad_ascent", model=str(model_dir), output_dir=str(tmp_path / "o"), device="cpu")
-    with pytest.raises(KeyError, match=r"forget.jsonl line 1: no field 'question'.*question_key"):
+    with pytest.raises(KeyError, match=r"forget.jsonl line 1: neither a 'question' field.*question_key"):
         u.load_data(forget_data=str(bad))
     u.load_data(forget_data=str(bad), question_key="q", answer_key="a")
     assert len(u.forget) == 1

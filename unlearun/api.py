@@ -4,25 +4,26 @@
 
 # %% ../nbs/40_api.ipynb #675ac330
 from __future__ import annotations
-import datetime, json, math, os, platform, time, warnings
+import datetime, json, math, os, time, warnings
 from pathlib import Path
 import torch, transformers
 from torch import nn
 from transformers import TrainerCallback
-import unlearun
-from .audit import audit_key_bytes, forget_audit, set_card
+from .audit import audit_key_bytes, data_card, forget_audit, set_card, versions
 from .config import DATA, RunConfig, check_run_args
 from .corpora import load_set
 from .data import load_qa
 from .mcq import load_mcq
 from .diagnostics import HealthMonitor, diagnose, remedies_for
+from .monitor import merge_probes
 from .distributed import barrier, is_main_process
 from .evaluation import DEFAULT_METRICS, Evaluator, check_metrics, metrics_table, scalars
 from .io import atomic_dir, check_replace
 from .lora import apply_lora, lora_config, save_lora
 from .methods import get_method
 from .models import TRAINED_BY, check_context, is_peft_model, load_model, trained_warning
-from .selection import EvalCallback
+from .selection import EvalCallback, nested
+from .datacheck import overlap_warnings
 from .trainer import history, make_training_args, train_method
 from .tune import TuneResult, tune
 
@@ -73,20 +74,6 @@ class Unlearning:
         return f"Unlearning(method={self.method.name!r}, {self.method.hparams()}, model={str(self.model_name)!r}, data: {data or 'not loaded'})"
 
 # %% ../nbs/40_api.ipynb #4a1bf666
-def _overlap_warnings(forget, retain, holdout) -> list[str]:
-    "Warnings for records shared by the forget, retain and holdout sets (same question and answer)."
-    out = []
-    if retain is not None and (n := forget.overlap(retain)):
-        out.append(f"forget_data and retain_data share {n} of the {len(forget)} forget records: training pushes them "
-                   "away and pulls them back at once. Remove them from retain_data.")
-    if holdout is not None and (n := holdout.overlap(forget)):
-        out.append(f"holdout_data shares {n} of its {len(holdout)} records with forget_data: membership inference "
-                   "(mia, privleak) would compare the forget set with itself and is refused. A holdout set must be unseen.")
-    if holdout is not None and retain is not None and (n := holdout.overlap(retain)):
-        out.append(f"holdout_data shares {n} of its {len(holdout)} records with retain_data, which is trained on: "
-                   "those are not unseen, so membership inference understates what the model remembers.")
-    return out
-
 def load_data(self:Unlearning, forget_data, retain_data=None,
               max_length:int=DATA.max_length, # most tokens of prompt + answer; longer answers are cut and counted
               question_key:str=DATA.question_key, answer_key:str=DATA.answer_key,
@@ -113,18 +100,12 @@ def load_data(self:Unlearning, forget_data, retain_data=None,
     self.mcq = {n: load_mcq(src, self.tokenizer, n) for n, src in (mcq_data or {}).items()}
     self.muse = muse_data
     check_context(self.model, [self.forget, self.retain, self.holdout, *self.utility.values()])
-    for msg in _overlap_warnings(self.forget, self.retain, self.holdout): warnings.warn(msg, stacklevel=2)
+    for msg in overlap_warnings(self.forget, self.retain, self.holdout): warnings.warn(msg, stacklevel=2)
     self.results, self.retain_model_stats = {}, None                # new data: earlier scores no longer apply
     return self
 Unlearning.load_data = load_data
 
 # %% ../nbs/40_api.ipynb #d0019f43
-def _merge_probes(hist:list[dict], probes:list[dict]) -> list[dict]:
-    "Per-step records with the probes (and mid-run evaluations) of the same step merged in."
-    by_step = {}
-    for p in probes: by_step.setdefault(p["step"], {}).update({k: v for k, v in p.items() if k != "step"})
-    return [{**h, **by_step.get(h.get("step"), {})} for h in hist]
-
 def _is_oom(e:BaseException) -> bool:
     return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
         isinstance(e, RuntimeError) and ("out of memory" in str(e).lower() or "can't allocate memory" in str(e).lower()))
@@ -148,7 +129,7 @@ def _close_run(self:Unlearning, rec:dict, recorder:_RunRecorder, start:float, st
     if recorder.start_step: rec["resumed_at_step"] = recorder.start_step
     self.evaluations = list(cb.records) if cb else []
     if cb: rec.update(evaluations=len(cb.records), best=cb.best, stopped=cb.stopped)
-    hist = _merge_probes(history(st.log_history) if st else [], (self.monitor.probes if self.monitor else []) + self.evaluations)
+    hist = merge_probes(history(st.log_history) if st else [], (self.monitor.probes if self.monitor else []) + self.evaluations)
     self.history = self.history + [{**h, "run": rec["run"]} for h in hist]   # a new list: `tune` keeps the old one
 
 
@@ -254,7 +235,7 @@ def _evidence(self:Unlearning) -> tuple[dict, dict, str]:
     if b and a: return b, a, "evaluate() before and after run()"
     ev = getattr(self, "evaluations", [])
     if len(ev) >= 2:               # the first evaluation, and the one of the weights the model holds now
-        unflat = lambda e: _nested({k[5:]: v for k, v in e.items() if k.startswith("eval/")})
+        unflat = lambda e: nested({k[5:]: v for k, v in e.items() if k.startswith("eval/")})
         best = self.training.get("best")
         now = next((e for e in ev if best and e["step"] == best["step"]), ev[-1])
         kept = f" (the weights select_best kept; training went on to step {ev[-1]['step']})" if best else ""
@@ -268,16 +249,6 @@ def _evidence(self:Unlearning) -> tuple[dict, dict, str]:
     raise RuntimeError("diagnose() needs evidence: evaluate(...) before and after run(), run(eval_every=...), or "
                        "the run's health monitor (run(monitor=True, probe_every=...)).")
 
-def _nested(flat:dict) -> dict:
-    "{'rouge/forget/rougeL_recall': x} -> {'rouge': {'forget': {'rougeL_recall': x}}}."
-    out = {}
-    for k, v in flat.items():
-        *path, last = k.split("/")
-        d = out
-        for p in path: d = d.setdefault(p, {})
-        d[last] = v
-    return out
-
 def _diagnose(self:Unlearning):
     "Diagnose this run from its evaluations before and after `run`, its mid-run evaluations or its probes."
     b, a, source = self._evidence()
@@ -289,27 +260,15 @@ Unlearning.diagnose = _diagnose
 Unlearning.tune = tune
 
 # %% ../nbs/40_api.ipynb #035d92d3
-def _data_card(s, salt:bytes):
-    return None if s is None else {**set_card(s.records, salt), "n_truncated": s.n_truncated,
-                                   "max_length": s.max_length, "chat_template": s.use_chat_template}
-
-def _versions() -> dict:
-    import importlib.metadata as md
-    out = {"unlearun": unlearun.__version__, "python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("torch", "transformers", "accelerate", "datasets", "safetensors", "tokenizers", "peft", "scikit-learn", "scipy"):
-        try: out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError: pass
-    return out
-
 def unlearning_config(self:Unlearning, salt:bytes|None=None) -> dict:
     "What was unlearned and how, without any of the data's text (sets: counts and salted digests)."
     salt = salt or os.urandom(16)
     return {"method": self.method.name, "hyperparameters": self.method.hparams(), "training": self.training,
             "runs": [{k: v for k, v in r.items() if k != "health_events"} for r in self.runs],
             "base_model": str(self.model_name), "seed": self.seed, "lora": self.lora,
-            "data": {**{k: _data_card(getattr(self, k), salt) for k in ("forget", "retain", "holdout")},
-                     **{k: _data_card(v, salt) for k, v in self.utility.items()}},
-            "versions": _versions()}
+            "data": {**{k: data_card(getattr(self, k), salt) for k in ("forget", "retain", "holdout")},
+                     **{k: data_card(v, salt) for k, v in self.utility.items()}},
+            "versions": versions()}
 Unlearning.unlearning_config = unlearning_config
 
 def audit_record(self:Unlearning, audit_key=None, # the data owner's key: keyed digests of every forget record
@@ -322,7 +281,7 @@ def audit_record(self:Unlearning, audit_key=None, # the data owner's key: keyed 
             "runs": self.runs, "base_model": str(self.model_name), "seed": self.seed,
             "metrics": {stage: scalars(r) for stage, r in self.results.items()},
             "health_events": [{**e, "run": r["run"]} for r in self.runs for e in r.get("health_events", [])],
-            "versions": _versions(), "saved_at": _now()}
+            "versions": versions(), "saved_at": _now()}
 Unlearning.audit_record = audit_record
 
 MODEL_FILES = ("*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json", "adapter_config.json",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['record_bytes', 'new_audit_key', 'audit_key_bytes', 'record_hmac', 'key_id', 'salted_set_digest', 'set_card',
-           'forget_audit', 'verify_record', 'verify_set']
+           'forget_audit', 'verify_record', 'verify_set', 'data_card', 'versions']
 
 # %% ../nbs/41_audit.ipynb #a0b017ef
 def record_bytes(question:str, answer:str) -> bytes:
@@ -76,3 +76,20 @@ def verify_set(audit, records:list[dict]) -> bool:
     "Whether `records` (dicts with 'question' and 'answer') are exactly the forget set of `audit`."
     entry = _audit(audit)["what_was_unlearned"]
     return hmac.compare_digest(entry["sha256"], salted_set_digest(records, bytes.fromhex(entry["salt"])))
+
+# %% ../nbs/41_audit.ipynb #1777a24b
+def data_card(s, # a loaded set (QASet / TextSet) or None
+              salt:bytes) -> dict|None:
+    "Counts and the salted digest of a loaded set, with how it was tokenised; no text."
+    return None if s is None else {**set_card(s.records, salt), "n_truncated": s.n_truncated,
+                                   "max_length": s.max_length, "chat_template": s.use_chat_template}
+
+def versions() -> dict:
+    "Versions of unlearun, Python, the platform and the packages that change results."
+    import importlib.metadata as md, platform
+    from unlearun import __version__
+    out = {"unlearun": __version__, "python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("torch", "transformers", "accelerate", "datasets", "safetensors", "tokenizers", "peft", "scikit-learn", "scipy"):
+        try: out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError: pass
+    return out

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['SHORT_ANSWER', 'special_tokens', 'check_special_text', 'truncation_message', 'repeats', 'repeats_message',
-           'json_object_hint']
+           'json_object_hint', 'overlap_warnings']
 
 # %% ../nbs/01a_datacheck.ipynb #f206449c
 def special_tokens(tokenizer) -> list[str]:
@@ -75,3 +75,18 @@ def json_object_hint(source, name:str):
     hint = f" Its field {lists[0]!r} holds a list of objects: save that list as the file." if lists else ""
     raise TypeError(f"{name}: {source} holds one JSON object over {len(lines)} lines, not question-answer records; "
                     f"expected a JSON array of objects or one object per line (JSON Lines).{hint}")
+
+# %% ../nbs/01a_datacheck.ipynb #a6108bfb
+def overlap_warnings(forget, retain, holdout) -> list[str]:
+    "Warnings for records shared by the forget, retain and holdout sets (same question and answer)."
+    out = []
+    if retain is not None and (n := forget.overlap(retain)):
+        out.append(f"forget_data and retain_data share {n} of the {len(forget)} forget records: training pushes them "
+                   "away and pulls them back at once. Remove them from retain_data.")
+    if holdout is not None and (n := holdout.overlap(forget)):
+        out.append(f"holdout_data shares {n} of its {len(holdout)} records with forget_data: membership inference "
+                   "(mia, privleak) would compare the forget set with itself and is refused. A holdout set must be unseen.")
+    if holdout is not None and retain is not None and (n := holdout.overlap(retain)):
+        out.append(f"holdout_data shares {n} of its {len(holdout)} records with retain_data, which is trained on: "
+                   "those are not unseen, so membership inference understates what the model remembers.")
+    return out

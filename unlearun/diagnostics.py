@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math
 from .methods import METHODS
+from .losses import RETAIN_TERMS
 from .monitor import REMEDIES, HealthMonitor, TrainingDivergedError, robust_z   # re-exported: one import for users
 from .plots import plot_mia, plot_tradeoff, plot_training, plot_truth_ratios, runs_panel
 
@@ -88,7 +89,9 @@ def remedies_for(symptom:str, method=None, # a method name, instance or class
         if instead: lines.append(f"a stronger method: {instead}")
     elif symptom == "not_selective":                     # forgetting and utility both bad: protect retention, not speed
         for k in (k for k in rk if k in hp): change(k, hp[k], hp[k] * 2 if hp[k] > 0 else 1.0)
-        if str(hp.get("retain_loss_type", "")).upper() == "NLL": change("retain_loss_type", "NLL", "KL")
+        kind = str(hp.get("retain_loss_type", "")).upper()           # a retain term that ignores the starting model
+        if kind in RETAIN_TERMS and not RETAIN_TERMS[kind].needs_reference:   # -> one that stays close to it
+            change("retain_loss_type", kind, next(k for k, t in RETAIN_TERMS.items() if t.needs_reference))
         if cls and (alt := cls.instead.get("not_selective") or cls.instead.get("not_forgetting")):
             lines.append(f"a more selective method: {alt}")
     elif symptom == "instability":

@@ -11,7 +11,7 @@ from .data import QASet
 from .losses import answer_nlls
 
 # %% auto #0
-__all__ = ['REMEDIES', 'TrainingDivergedError', 'robust_z', 'HealthMonitor']
+__all__ = ['REMEDIES', 'TrainingDivergedError', 'robust_z', 'HealthMonitor', 'merge_probes']
 
 # %% ../nbs/30_monitor.ipynb #2f20c406
 REMEDIES = {
@@ -97,3 +97,10 @@ class HealthMonitor(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, **kw):
         if self.probe_every and (self.forget or self.retain) and state.global_step % self.probe_every == 0:
             self.probe(model, state.global_step)
+
+# %% ../nbs/30_monitor.ipynb #af1a0e0f
+def merge_probes(hist:list[dict], probes:list[dict]) -> list[dict]:
+    "Per-step records with the probes (and mid-run evaluations) of the same step merged in."
+    by_step = {}
+    for p in probes: by_step.setdefault(p["step"], {}).update({k: v for k, v in p.items() if k != "step"})
+    return [{**h, **by_step.get(h.get("step"), {})} for h in hist]

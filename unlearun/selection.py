@@ -13,7 +13,7 @@ from .evaluation import scalars
 from .models import unwrap_model
 
 # %% auto #0
-__all__ = ['HIGHER_IS_BETTER', 'SELECTORS', 'selector', 'condition', 'EvalCallback']
+__all__ = ['HIGHER_IS_BETTER', 'SELECTORS', 'selector', 'condition', 'EvalCallback', 'nested']
 
 # %% ../nbs/34_selection.ipynb #19d0e92d
 HIGHER_IS_BETTER = {"forget_quality": True, "model_utility": True, "privleak": None}   # None: closest to 0
@@ -115,3 +115,14 @@ class EvalCallback(TrainerCallback):
         params = dict(unwrap_model(model, peft=False).named_parameters())
         with torch.no_grad():
             for n, v in self._best_state.items(): params[n].copy_(v.to(params[n].device))
+
+# %% ../nbs/34_selection.ipynb #8ed25e41
+def nested(flat:dict) -> dict:
+    "{'rouge/forget/rougeL_recall': x} -> {'rouge': {'forget': {'rougeL_recall': x}}}."
+    out = {}
+    for k, v in flat.items():
+        *path, last = k.split("/")
+        d = out
+        for p in path: d = d.setdefault(p, {})
+        d[last] = v
+    return out

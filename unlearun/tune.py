@@ -34,6 +34,22 @@ class TuneResult:
             rows.append(f"| {r['trial']}{mark} | {r['config']} | {r['forgetting']:.3f} | {r['utility_kept']:.3f} | {', '.join(r['diagnosis'])} |")
         return "\n".join(rows) + f"\n\nbest: {self.best}  (* = Pareto front)"
 
+def _trial_row(trial:int, config:dict, before:dict, after:dict, d, by_forget_quality:bool) -> dict:
+    "One row of the trial table: forgetting (forget quality, else 1 - forget knowledge left) and utility kept."
+    f, _ = forget_left(before, after); u, _ = utility_kept(before, after)
+    fq = after.get("forget_quality")
+    forgetting = float(fq) if by_forget_quality and fq is not None and math.isfinite(fq) else 1 - (f if f is not None else 1)
+    return dict(trial=trial, config=dict(config), forgetting=forgetting, utility_kept=u if u is not None else float("nan"),
+                forget_left=f, diagnosis=d.symptoms)
+
+def _choose(table:list[dict]) -> tuple[list[int], dict]:
+    "The Pareto front's trials, and the best: the most utility among front trials that forgot enough, else the most forgetting."
+    front = [table[i]["trial"] for i in pareto_front([(r["forgetting"], r["utility_kept"]) for r in table])]
+    enough = [r for r in table if r["trial"] in front and r["forget_left"] is not None and r["forget_left"] <= 0.5]
+    best = max(enough, key=lambda r: r["utility_kept"]) if enough else max((r for r in table if r["trial"] in front),
+                                                                           key=lambda r: r["forgetting"])
+    return front, best
+
 def tune(self, # an Unlearning with its data loaded
          budget:int=6, # number of unlearning runs to try
          batch_size:int=RunConfig.batch_size, learning_rate:float=RunConfig.learning_rate,
@@ -70,11 +86,7 @@ def tune(self, # an Unlearning with its data loaded
                          disable_tqdm=True, **training_args)
             after = score()
             d = diagnose(before, after, method0.name, hp, self.training, self.monitor.events if self.monitor else None)
-            f, _ = forget_left(before, after); u, _ = utility_kept(before, after)
-            fq = after.get("forget_quality")
-            forgetting = float(fq) if ref is not None and fq is not None and math.isfinite(fq) else 1 - (f if f is not None else 1)
-            table.append(dict(trial=trial, config=dict(config), forgetting=forgetting, utility_kept=u if u is not None else float("nan"),
-                              forget_left=f, diagnosis=d.symptoms))
+            table.append(_trial_row(trial, config, before, after, d, ref is not None))
             nxt = {k: v for k, v in d.suggestion.items() if k in config}
             if not nxt:   # healthy: try a bolder step to see whether more forgetting is free
                 nxt = {"learning_rate": config["learning_rate"] * 1.5}
@@ -85,9 +97,5 @@ def tune(self, # an Unlearning with its data loaded
         self.trainer, self.history, self.training, self.monitor, self.runs = saved
         for m in (self.model, self._given):
             if m is not None and marks[id(m)] is None: TRAINED_BY.pop(m, None)
-    pts = [(r["forgetting"], r["utility_kept"]) for r in table]
-    front = [table[i]["trial"] for i in pareto_front(pts)]
-    enough = [r for r in table if r["trial"] in front and r["forget_left"] is not None and r["forget_left"] <= 0.5]
-    best = max(enough, key=lambda r: r["utility_kept"]) if enough else max((r for r in table if r["trial"] in front),
-                                                                           key=lambda r: r["forgetting"])
+    front, best = _choose(table)
     return TuneResult(table, front, dict(best["config"]))
