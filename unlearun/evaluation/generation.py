@@ -40,14 +40,15 @@ def greedy_generate(model, prompts:list[list[int]], # token ids of each prompt
         model.train(was_training)
     return out
 
-_SCORER = None
-def rouge_l(predictions:list[str], references:list[str]) -> tuple[np.ndarray, np.ndarray]:
-    "Per-sample ROUGE-L recall and F1 (`rouge_score`, stemming on)."
-    global _SCORER
-    if _SCORER is None:
+_SCORERS = {}
+def rouge_l(predictions:list[str], references:list[str],
+            stemmer:bool=True, # TOFU stems (Porter); MUSE's muse_bench does not
+           ) -> tuple[np.ndarray, np.ndarray]:
+    "Per-sample ROUGE-L recall and F1 (`rouge_score`)."
+    if stemmer not in _SCORERS:
         from rouge_score import rouge_scorer
-        _SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    s = [_SCORER.score(r, p)["rougeL"] for p, r in zip(predictions, references)]
+        _SCORERS[stemmer] = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=stemmer)
+    s = [_SCORERS[stemmer].score(r, p)["rougeL"] for p, r in zip(predictions, references)]
     return np.array([x.recall for x in s]), np.array([x.fmeasure for x in s])
 
 def split_prompt(example:dict) -> tuple[list[int], list[int]]:

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 import numpy as np
 from ..data import IGNORE_INDEX
-from .generation import greedy_generate
+from .generation import greedy_generate, rouge_l
 from .mcq import lm_eval_max_length
 from .mia import min_k_score, muse_auc, privleak
 from .registry import register_metric
@@ -68,15 +68,10 @@ class MuseSets:
         return self.auc_retrain if self.auc_retrain is not None else AUC_RETRAIN.get(self.corpus)
 
 # %% ../../nbs/27_evaluation.muse.ipynb #1e524052
-_SCORER = None
 def muse_rouge_l(predictions:list[str], references:list[str]) -> tuple[np.ndarray, np.ndarray]:
     "Per-item ROUGE-L F1 and recall as `muse_bench` scores them (`rouge_score`, no stemming)."
-    global _SCORER
-    if _SCORER is None:
-        from rouge_score import rouge_scorer
-        _SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    s = [_SCORER.score(r, p)["rougeL"] for p, r in zip(predictions, references)]
-    return np.array([x.fmeasure for x in s]), np.array([x.recall for x in s])
+    recall, f1 = rouge_l(predictions, references, stemmer=False)
+    return f1, recall
 
 # %% ../../nbs/27_evaluation.muse.ipynb #7b0fb83e
 def _decode(tokenizer, ids) -> str:
