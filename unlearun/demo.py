@@ -27,12 +27,18 @@ __all__ = ['DEMO_SCHEDULES', 'schedule', 'demo_benchmark', 'demo_models', 'publi
 # %% ../nbs/45_demo.ipynb #69485c5b
 # learning rate and epochs per method on the demo's tiny model (method arguments stay the library's defaults)
 DEMO_SCHEDULES = {  # measured on the default demo (forget ROUGE-L ratio, utility ratio to the target model)
-    "grad_ascent": dict(learning_rate=1e-3, num_epochs=3),  # 0.61, 0.99 (no retain term: stronger schedules collapse it)
-    "grad_diff":   dict(learning_rate=1e-3, num_epochs=6),  # 0.26, 0.94
-    "dpo":         dict(learning_rate=3e-3, num_epochs=5),  # 0.99, 0.94 (refusals: the answers' wording stays)
-    "rmu":         dict(learning_rate=1e-2, num_epochs=10), # 0.34, 0.99 (8 epochs: 0.49; alpha=100: no effect at all)
-    "simnpo":      dict(learning_rate=2e-3, num_epochs=5),  # 0.46, 0.96
-    "npo":         dict(learning_rate=1e-3, num_epochs=5),  # 0.42, 0.92
+    "grad_ascent": dict(learning_rate=1e-3, num_epochs=3),  # 0.59, 0.95 (no retain term: stronger schedules collapse it)
+    "grad_diff":   dict(learning_rate=1e-3, num_epochs=6),  # 0.39, 0.89
+    "dpo":         dict(learning_rate=3e-3, num_epochs=5),  # 0.77, 0.92 (refusals: the wording stays; 5e-3: 0.60, 0.85)
+    "rmu":         dict(learning_rate=1e-2, num_epochs=10), # 0.34, 0.98 (8 epochs: 0.49; alpha=100: no effect at all)
+    "simnpo":      dict(learning_rate=3e-3, num_epochs=5),  # 0.52, 0.92 (2e-3: 0.59, 0.96; 7 epochs: 0.53, 0.90)
+    "npo":         dict(learning_rate=1e-3, num_epochs=5),  # 0.42, 0.93
+    "undial":      dict(learning_rate=1e-3, num_epochs=5),  # 0.71, 0.96 (a fixed target: 3e-3 or 10 epochs move no further)
+    "altpo":       dict(learning_rate=1e-3, num_epochs=5),  # 0.34, 0.86
+    "satimp":      dict(learning_rate=1e-3, num_epochs=5),  # 0.48, 0.97
+    "wga":         dict(learning_rate=2e-3, num_epochs=5),  # 0.47, 0.95 (1e-3: 0.50, 0.98)
+    "ce_u":        dict(learning_rate=4e-4, num_epochs=5),  # 0.34, 0.83 (no retain term; 1e-3: 0.04, 0.39)
+    "pdu":         dict(learning_rate=1e-3, num_epochs=5),  # 0.28, 0.98
 }
 
 def schedule(method:str, cfg:DemoConfig, learning_rate:float|None=None, num_epochs:float|None=None) -> dict:
