@@ -44,8 +44,8 @@ def main():
     if d:
         from unlearun.models import load_model
         model, tok = load_model(str(smollm2_path()), device="cpu")
-        lines.append(measure("SmolLM2-135M-Instruct (bf16 autocast)", model, tok, tofu(d, "forget01"),
-                             tofu(d, "retain90", 40), 4, 16, batch_size=4, learning_rate=1e-5, bf16=True))
+        lines.append(measure("SmolLM2-135M-Instruct (fp32)", model, tok, tofu(d, "forget01"),
+                             tofu(d, "retain90", 40), 4, 16, batch_size=4, learning_rate=1e-5))
         print(lines[-1], flush=True)
     Path(__file__).with_name("RESULTS_eval_every.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -10,7 +10,7 @@ ratio, MIA AUROC, privleak and the attacks' recovered fractions (quantization, r
 latent knowledge). Writes RESULTS_tofu.md (command and wall time at the top), RESULTS_tofu.json and the
 trade-off plot.
 
-    python benchmarks/bench_tofu.py                          # the default: forget01, a 2-core CPU, bf16 autocast
+    python benchmarks/bench_tofu.py                          # the default: forget01, a 2-core CPU (bf16 autocast where the CPU has native bf16)
     python benchmarks/bench_tofu.py --tune 4                 # also search each method's settings with tune()
     python benchmarks/bench_tofu.py --forget forget05 --retain-n 400 --model HuggingFaceTB/SmolLM2-1.7B-Instruct
 """
@@ -65,8 +65,9 @@ def datasets(a) -> dict:
 
 
 def device_and_precision():
+    from unlearun.models import cpu_bf16_is_fast
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    return dev, (dict(bf16=True) if dev == "cpu" else {})   # CPU: ask for bf16 autocast (GPU: automatic)
+    return dev, (dict(bf16=True) if dev == "cpu" and cpu_bf16_is_fast() else {})   # GPU: autocast is automatic
 
 
 def fine_tuned(a, src: str, role: str, records: list[dict]) -> Path:

@@ -187,6 +187,11 @@ def diagnose(before:dict, after:dict, # results of evaluate() before and after u
         findings.append(Finding("not_forgetting", "high" if f > th["forget_left_high"] else "medium",
                                 [f"forget knowledge left {f:.2f} (> {th['forget_left_ok']})"] + ev, *rem("not_forgetting")))
     findings += _unknowns(before, after, u, u_ev, f, f_ev, th)
+    collapse = [e for e in (events or []) if e["kind"] == "retain_collapse"]   # the monitor saw the retain loss run away
+    if collapse and not any(x.symptom in ("forgets_too_much", "not_selective") for x in findings):
+        findings.append(Finding("forgets_too_much", "medium", [f"step {e['step']}: retain NLL {e['retain_nll']:.3g}, more "
+                                f"than 3x its start {e['start']:.3g} (health monitor)" for e in collapse[:3]] + ev,
+                                *rem("forgets_too_much")))
     findings += hidden_findings(after, method, hparams, training, thresholds)   # attacks recover the forgotten answers
     bad = [e for e in (events or []) if e["kind"] in ("loss_spike", "nonfinite_loss")]
     if bad:

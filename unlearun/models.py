@@ -11,9 +11,9 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 # %% auto #0
-__all__ = ['TRAINED_BY', 'default_device', 'mixed_precision', 'check_device', 'check_dtype', 'model_source', 'context_length',
-           'check_tokenizer', 'check_same_tokenizer', 'check_context', 'prepare_tokenizer', 'load_model',
-           'trained_warning', 'frozen_copy', 'is_peft_model', 'unwrap_model', 'AdapterDisabledReference',
+__all__ = ['TRAINED_BY', 'default_device', 'mixed_precision', 'cpu_bf16_is_fast', 'check_device', 'check_dtype', 'model_source',
+           'context_length', 'check_tokenizer', 'check_same_tokenizer', 'check_context', 'prepare_tokenizer',
+           'load_model', 'trained_warning', 'frozen_copy', 'is_peft_model', 'unwrap_model', 'AdapterDisabledReference',
            'reference_model']
 
 # %% ../nbs/02_models.ipynb #9b3a73d9
@@ -28,6 +28,19 @@ def mixed_precision(device:str|torch.device) -> str|None:
     if str(device).startswith("cuda"):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return None
+
+_CPU_BF16 = {}
+def cpu_bf16_is_fast(n:int=512) -> bool:
+    "Whether a bf16 matmul beats float32 on this CPU (native AVX-512 BF16 / AMX units); measured once, cached."
+    if not _CPU_BF16:
+        import time
+        a = torch.randn(n, n)
+        def best(x):
+            x @ x; t = []
+            for _ in range(3): t0 = time.perf_counter(); x @ x; t.append(time.perf_counter() - t0)
+            return min(t)
+        _CPU_BF16["fast"] = best(a.bfloat16()) < best(a)
+    return _CPU_BF16["fast"]
 
 # %% ../nbs/02_models.ipynb #4e4be04e
 def check_device(device:str|torch.device|None, name:str="device") -> str:
