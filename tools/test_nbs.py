@@ -2,21 +2,42 @@
 
     python tools/test_nbs.py [--workers 2] [notebook ...]
 
-`nbdev_test --n_workers N` runs many notebooks in each worker process; across notebooks, names defined in earlier
-cells of a notebook were seen to vanish in later ones (a NameError that never reproduces alone; cf. nbdev #1287,
-process re-use). One `nbdev_test --path` per notebook avoids that at the cost of an import per notebook.
+Why not `nbdev_test --n_workers N`: it runs many notebooks in each worker process, and across notebooks names
+defined in earlier cells of a notebook were seen to vanish in later ones (a NameError that never reproduces alone;
+process re-use). Here every notebook gets a process of its own, forked from a server that has already imported
+torch, transformers and unlearun, so a notebook costs its own cells and not ten seconds of imports. Each process gets
+its share of the cores: torch's one-thread-per-core default in two processes on two cores made notebooks up to ten
+times slower than alone. Cells are run as `nbdev_test` runs them (`nbdev.test.test_nb`, the `tst_flags` of
+settings.ini skipped).
 """
-import argparse, subprocess, sys, time
+import argparse, multiprocessing as mp, os, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PRELOAD = ["torch", "transformers", "unlearun", "nbdev.test"]
 
 
-def run(nb: Path) -> tuple[Path, int, float, str]:
+def _test_one(nb: str, out_path: str) -> bool:
+    "In a fresh child: send stdout/stderr to `out_path`, then run the notebook's cells as nbdev_test does."
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1), os.dup2(fd, 2)
+    from nbdev.config import get_config
+    from nbdev.test import test_nb
+    cfg = get_config()
+    os.chdir(cfg.nbs_path)
+    ok, _ = test_nb(Path(nb), skip_flags=cfg.tst_flags.split(), basepath=cfg.config_path)
+    sys.stdout.flush(), sys.stderr.flush()
+    return ok
+
+
+def run(ctx, nb: Path) -> tuple[Path, int, float, str]:
     t0 = time.time()
-    p = subprocess.run(["nbdev_test", "--path", str(nb)], cwd=ROOT, capture_output=True, text=True)
-    return nb, p.returncode, time.time() - t0, p.stdout + p.stderr
+    with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
+        with ctx.Pool(1, maxtasksperchild=1) as pool:
+            try: ok = pool.apply(_test_one, (str(nb), log.name))
+            except Exception as e: ok = False; print(f"{nb.name}: {type(e).__name__}: {e}")
+        return nb, 0 if ok else 1, time.time() - t0, Path(log.name).read_text(errors="replace")
 
 
 def main() -> int:
@@ -24,10 +45,14 @@ def main() -> int:
     a.add_argument("--workers", type=int, default=2)
     a.add_argument("notebooks", nargs="*")
     args = a.parse_args()
-    nbs = [Path(n) for n in args.notebooks] or sorted((ROOT / "nbs").glob("*.ipynb"))
+    nbs = [Path(n).resolve() for n in args.notebooks] or sorted((ROOT / "nbs").glob("*.ipynb"))
+    threads = str(max(1, (os.cpu_count() or 1) // args.workers))
+    os.environ.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)   # before the server imports torch
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
     start, failed = time.time(), []
     with ThreadPoolExecutor(args.workers) as pool:
-        for nb, rc, secs, out in pool.map(run, nbs):
+        for nb, rc, secs, out in pool.map(lambda nb: run(ctx, nb), nbs):
             print(f"{nb.name}: {secs:.0f} s{'' if rc == 0 else '  FAILED'}", flush=True)
             if rc:
                 failed.append(nb.name)
