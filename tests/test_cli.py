@@ -4,28 +4,38 @@ import subprocess
 import sys
 import pytest
 from unlearun.cli import main
-from unlearun.demo import DemoConfig, demo_benchmark
+from unlearun.demo import DemoConfig
+from unlearun.methods import METHODS
+from unlearun.synthetic import make_benchmark
 
 SMALL = ["--people", "16", "--forget-people", "3", "--holdout-people", "3", "--n-layer", "2", "--hidden", "64",
          "--finetune-epochs", "40", "--no-progress"]
 
 
-def test_demo_grad_diff_small(tmp_path, capsys):
+def test_demo_every_method_small(tmp_path, capfd):
+    "`unlearun demo` as users run it (every method, every metric), on a smaller benchmark and model."
     out = tmp_path / "demo"
-    assert main(["demo", "--methods", "grad_diff", "--output-dir", str(out), *SMALL]) == 0
-    printed = capsys.readouterr().out
-    for f in ["report.md", "results.json", "tradeoff_rouge.png", "tradeoff_forget_quality.png", "training_grad_diff.png"]:
+    assert main(["demo", "--output-dir", str(out), *SMALL]) == 0
+    printed, errors = capfd.readouterr()
+    for f in ["report.md", "results.json", "tradeoff_rouge.png", "tradeoff_forget_quality.png", "robustness.png",
+              *[f"training_{m}.png" for m in METHODS]]:
         assert (out / f).stat().st_size > 0, f
     res = json.loads((out / "results.json").read_text())
+    assert sorted(res["table"]) == sorted(["original", "retain model", *METHODS]), sorted(res["table"])
+    for m in METHODS: assert f"| {m} |" in printed, m
     before = res["table"]["original"]["rouge/forget/rougeL_recall"]
     after = res["table"]["grad_diff"]["rouge/forget/rougeL_recall"]
     assert before > 0.8 and after < 0.7 * before                       # the target knew the forget set; now less
     assert "| grad_diff |" in printed and "| grad_diff |" in (out / "report.md").read_text()
-    # privacy: no forget text (questions, answers, names) in what is printed or written
+    # privacy: no forget text (questions, answers, names) in what is printed or reported, and no answer (as written
+    # or paraphrased) in any file it wrote, the cached models included
     cfg = DemoConfig(people=16, forget_people=3, holdout_people=3, n_layer=2, hidden=64, finetune_epochs=40)
-    secret = {t for r in demo_benchmark(cfg)["forget"] for t in (r["question"], r["answer"], r["person"])}
-    written = printed + (out / "report.md").read_text() + (out / "results.json").read_text()
+    forget = make_benchmark(cfg.people, cfg.forget_people, cfg.holdout_people, seed=cfg.seed)["forget"]
+    secret = {t for r in forget for t in (r["question"], r["answer"], r["person"])}
+    written = printed + errors + (out / "report.md").read_text() + (out / "results.json").read_text()
     assert not [t for t in secret if t in written]
+    answers = [t.encode() for r in forget for t in (r["answer"], r["paraphrased_answer"])]
+    assert not [p for p in out.rglob("*") if p.is_file() and any(t in p.read_bytes() for t in answers)]
 
 
 @pytest.mark.parametrize("argv, message", [

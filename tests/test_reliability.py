@@ -34,7 +34,7 @@ def complete(folder):
 
 def test_save_model_survives_sigkill(tmp_path):
     outcomes = []
-    for delay in (0.0, 0.05, 0.11, 0.17, 0.23, 0.31):
+    for delay in (0.0, 0.11, 0.23):                      # each round a fresh process (~10 s of imports)
         p = spawn(SAVER, tmp_path)
         while "saved 2" not in (line := p.stdout.readline()):   # wait until it is busy overwriting
             assert line, "saver exited early"

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PRELOAD = ["torch", "transformers", "unlearun", "nbdev.test"]
 
 
-def _test_one(nb: str, out_path: str) -> bool:
-    "In a fresh child: send stdout/stderr to `out_path`, then run the notebook's cells as nbdev_test does."
+def _test_one(nb: str, out_path: str):
+    "In a fresh child: send stdout/stderr to `out_path`, run the notebook's cells as nbdev_test does, exit 0 or 1."
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1), os.dup2(fd, 2)
     from nbdev.config import get_config
@@ -28,16 +28,15 @@ def _test_one(nb: str, out_path: str) -> bool:
     os.chdir(cfg.nbs_path)
     ok, _ = test_nb(Path(nb), skip_flags=cfg.tst_flags.split(), basepath=cfg.config_path)
     sys.stdout.flush(), sys.stderr.flush()
-    return ok
+    sys.exit(0 if ok else 1)
 
 
 def run(ctx, nb: Path) -> tuple[Path, int, float, str]:
     t0 = time.time()
     with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
-        with ctx.Pool(1, maxtasksperchild=1) as pool:
-            try: ok = pool.apply(_test_one, (str(nb), log.name))
-            except Exception as e: ok = False; print(f"{nb.name}: {type(e).__name__}: {e}")
-        return nb, 0 if ok else 1, time.time() - t0, Path(log.name).read_text(errors="replace")
+        p = ctx.Process(target=_test_one, args=(str(nb), log.name))
+        p.start(), p.join()
+        return nb, p.exitcode, time.time() - t0, Path(log.name).read_text(errors="replace")
 
 
 def main() -> int:
