@@ -33,6 +33,7 @@ def tofu(d, name, n=None):
 
 
 def main():
+    t0 = time.time()
     lines = ["# Evaluating while training", "", "`python benchmarks/bench_eval_every.py`; grad_diff, `eval_every=2`, "
              "default mid-run metrics (ROUGE-L of greedy answers, model utility), one CPU run.", "",
              "| model | evaluated sets | steps | evaluations | seconds per evaluation | seconds per step | "
@@ -47,6 +48,7 @@ def main():
         lines.append(measure("SmolLM2-135M-Instruct (fp32)", model, tok, tofu(d, "forget01"),
                              tofu(d, "retain90", 40), 4, 16, batch_size=4, learning_rate=1e-5))
         print(lines[-1], flush=True)
+    lines[2] += f" Wall time {time.time() - t0:.0f} s."
     Path(__file__).with_name("RESULTS_eval_every.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
