@@ -5,8 +5,9 @@ from unlearun.test_utils import tiny_setup
 
 
 def pytest_configure(config):
-    """Under `pytest -n N` each worker gets its share of the cores. With every worker's torch running one thread per
-    core, N workers spin 2N threads on N cores, and a test that takes 27 s alone took 374 s beside another."""
+    """Under `pytest -n N` each worker gets its share of the cores. When every worker's torch starts one thread per
+    core, the threads outnumber the cores N to one, and on 2 cores a test that takes 27 s alone took 374 s beside
+    another."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)

@@ -67,4 +67,65 @@ def test_errors_never_echo_forget_text(tmp_path, tiny_folder):
     assert CANARY not in r.stderr + r.stdout and "12345" not in r.stderr + r.stdout
 
 
-# the demo's output is checked the same way in test_cli.test_demo_every_method_small
+# the demo's output (every file it writes) is checked the same way in test_cli.test_demo_every_method_small
+
+
+def _pin_forget(s, pin):
+    q = "What is the PIN of the vault?"
+    return q, [{"question": q, "answer": f"The PIN of the vault is {pin}."}] + [dict(r) for r in s.forget[:3]]
+
+
+def test_audit_digests_do_not_give_away_a_guessable_record(tmp_path):
+    "Before: audit.json held an unsalted SHA-256 of every forget record; a 4-digit PIN was recovered by guessing."
+    import hashlib, re
+    from unlearun import Unlearning
+    from unlearun.test_utils import tiny_setup
+    s = tiny_setup("gpt2")
+    q, forget = _pin_forget(s, "4821")
+    u = Unlearning(method="grad_ascent", model=s.model, tokenizer=s.tokenizer, output_dir=str(tmp_path / "o"), device="cpu")
+    u.load_data(forget_data=forget, max_length=128)
+    saved = u.save_model(str(tmp_path / "model"))
+    digests = set(re.findall(r"[0-9a-f]{64}", "".join(p.read_text() for p in saved.glob("*.json"))))
+    def guesses(pin):   # the canonical JSON a per-record digest would be taken of, in either key order
+        rec = {"question": q, "answer": f"The PIN of the vault is {pin}."}
+        for text in (json.dumps(rec, sort_keys=True, ensure_ascii=False), json.dumps(rec, ensure_ascii=False)):
+            yield hashlib.sha256(text.encode()).hexdigest()
+    found = [f"{i:04d}" for i in range(10_000) if any(g in digests for g in guesses(f"{i:04d}"))]
+    assert found == []
+    audit = json.loads((saved / "audit.json").read_text())["what_was_unlearned"]
+    assert audit["n_examples"] == 4 and "example_sha256" not in audit and "example_hmac_sha256" not in audit
+
+
+def test_keyed_audit_lets_the_key_holder_verify_membership(tmp_path):
+    "With audit_key= every record gets an HMAC-SHA256 that only the key holder can check; the key is never written."
+    from unlearun import Unlearning
+    from unlearun.audit import new_audit_key, verify_record, verify_set
+    from unlearun.test_utils import tiny_setup
+    s = tiny_setup("gpt2")
+    q, forget = _pin_forget(s, "4821")
+    key = new_audit_key()
+    u = Unlearning(method="grad_ascent", model=s.model, tokenizer=s.tokenizer, output_dir=str(tmp_path / "o"), device="cpu")
+    u.load_data(forget_data=forget, max_length=128)
+    saved = u.save_model(str(tmp_path / "model"), audit_key=key)
+    audit = saved / "audit.json"
+    assert verify_record(audit, q, "The PIN of the vault is 4821.", key)
+    assert not verify_record(audit, q, "The PIN of the vault is 4822.", key)
+    assert verify_set(audit, forget) and not verify_set(audit, forget[1:])
+    assert not [p for p in saved.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
+
+
+def test_cli_audit_key_file(tmp_path, tiny_folder, qa_files):
+    "`unlearun run --audit-key-file F`: keyed digests in audit.json, and the key is in no file written."
+    from unlearun.audit import new_audit_key, verify_record
+    model_dir, s = tiny_folder
+    forget, retain = qa_files
+    key = new_audit_key()
+    (tmp_path / "key.txt").write_text(key + "\n")
+    out = tmp_path / "run"
+    r = cli("run", "--method", "grad_diff", "--model", model_dir, "--forget", forget, "--retain", retain, "--output-dir",
+            out, "--epochs", 1, "--metrics", "perplexity", "--audit-key-file", tmp_path / "key.txt", "--device", "cpu",
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rec = s.forget[0]
+    assert verify_record(out / "final_model" / "audit.json", rec["question"], rec["answer"], key)
+    assert not [p for p in out.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
