@@ -49,6 +49,8 @@ def main():
                              tofu(d, "retain90", 40), 4, 16, batch_size=4, learning_rate=1e-5))
         print(lines[-1], flush=True)
     lines[2] += f" Wall time {time.time() - t0:.0f} s."
+    lines += ["", "With `eval_every=N` training takes about `1 + r/N` times as long, r the last column (evaluation / "
+              "step)."]
     Path(__file__).with_name("RESULTS_eval_every.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

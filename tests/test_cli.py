@@ -26,7 +26,7 @@ def test_demo_every_method_small(tmp_path, capfd):
     before = res["table"]["original"]["rouge/forget/rougeL_recall"]
     after = res["table"]["grad_diff"]["rouge/forget/rougeL_recall"]
     assert before > 0.8 and after < 0.7 * before                       # the target knew the forget set; now less
-    assert "| grad_diff |" in printed and "| grad_diff |" in (out / "report.md").read_text()
+    assert "| grad_diff |" in (out / "report.md").read_text()
     # privacy: no forget text (questions, answers, names) in what is printed or reported, and no answer (as written
     # or paraphrased) in any file it wrote, the cached models included
     cfg = DemoConfig(people=16, forget_people=3, holdout_people=3, n_layer=2, hidden=64, finetune_epochs=40)
