@@ -10,7 +10,7 @@ its share of the cores: torch's one-thread-per-core default in two processes on 
 times slower than alone. Cells are run as `nbdev_test` runs them (`nbdev.test.test_nb`, the `tst_flags` of
 settings.ini skipped).
 """
-import argparse, multiprocessing as mp, os, sys, tempfile, time
+import argparse, faulthandler, multiprocessing as mp, os, signal, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +22,8 @@ def _test_one(nb: str, out_path: str):
     "In a fresh child: send stdout/stderr to `out_path`, run the notebook's cells as nbdev_test does, exit 0 or 1."
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1), os.dup2(fd, 2)
+    sys.stdout.reconfigure(line_buffering=True), sys.stderr.reconfigure(line_buffering=True)
+    faulthandler.enable(file=sys.stderr)          # a crash (a signal) still leaves its Python stack in the log
     from nbdev.config import get_config
     from nbdev.test import test_nb
     cfg = get_config()
@@ -39,6 +41,20 @@ def run(ctx, nb: Path) -> tuple[Path, int, float, str]:
         return nb, p.exitcode, time.time() - t0, Path(log.name).read_text(errors="replace")
 
 
+def _exit_reason(rc: int) -> str:
+    "A child's exit code in words: a failing cell exits 1, a signal gives a negative code."
+    if rc < 0:
+        try: return f"killed by {signal.Signals(-rc).name}"
+        except ValueError: return f"killed by signal {-rc}"
+    return "a cell raised" if rc == 1 else f"exit code {rc}"
+
+
+def _show(out: str):
+    noise = ("Warning", "warn(", "Extension modules:")             # faulthandler's module list would hide its stack
+    kept = "\n".join(l for l in out.splitlines() if not any(n in l for n in noise))
+    print(kept[-4000:] or "(its process printed nothing)", flush=True)
+
+
 def main() -> int:
     a = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     a.add_argument("--workers", type=int, default=2)
@@ -49,14 +65,23 @@ def main() -> int:
     os.environ.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)   # before the server imports torch
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
-    start, failed = time.time(), []
+    start, failed, crashed = time.time(), [], []
     with ThreadPoolExecutor(args.workers) as pool:
         for nb, rc, secs, out in pool.map(lambda nb: run(ctx, nb), nbs):
-            print(f"{nb.name}: {secs:.0f} s{'' if rc == 0 else '  FAILED'}", flush=True)
-            if rc:
-                failed.append(nb.name)
-                print("\n".join(l for l in out.splitlines() if "Warning" not in l and "warn(" not in l)[-4000:])
-    print(f"{len(nbs) - len(failed)} of {len(nbs)} notebooks passed in {time.time() - start:.0f} s")
+            why = "" if rc == 0 else f"  FAILED ({_exit_reason(rc)})"
+            print(f"{nb.name}: {secs:.0f} s{why}", flush=True)
+            if rc: _show(out)
+            if rc and (rc < 0 or not out.strip()): crashed.append(nb)   # the process died: no cell reported an error
+            elif rc: failed.append(nb.name)
+    # A process that died without a failing cell (a signal, nothing printed) is run once more, alone, and both runs are
+    # reported: a cell that raises fails at once, a crash fails only if it happens again.
+    for nb in crashed:
+        _, rc, secs, out = run(ctx, nb)
+        print(f"{nb.name}, rerun alone after its process died: {secs:.0f} s "
+              f"{'passed' if rc == 0 else 'FAILED (' + _exit_reason(rc) + ')'}", flush=True)
+        if rc: _show(out), failed.append(nb.name)
+    print(f"{len(nbs) - len(failed)} of {len(nbs)} notebooks passed in {time.time() - start:.0f} s"
+          + (f" ({len(crashed)} rerun after a crash: {' '.join(n.name for n in crashed)})" if crashed else ""))
     if failed: print("failed:", " ".join(failed))
     return 1 if failed else 0
 
