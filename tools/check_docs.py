@@ -89,6 +89,12 @@ def output_errors() -> list[str]:
                                                             if k.startswith("text/"))
                 if (m := MACHINE.search(text)): out.append(f"{nb.name} cell {i}: stored output shows a path ({m.group(0)}...)")
                 if PROGRESS.search(text): out.append(f"{nb.name} cell {i}: stored output has a progress bar")
+                if "\x1b[" in text: out.append(f"{nb.name} cell {i}: stored output has terminal escape codes")
+                if "application/vnd.jupyter.widget-view+json" in o.get("data", {}):
+                    out.append(f"{nb.name} cell {i}: a widget without saved state (an empty box on the page)")
+                if "image/png" in o.get("metadata", {}):
+                    out.append(f"{nb.name} cell {i}: a figure stored at half its size (retina); "
+                               "store it with tools/run_nb.py (or --images-only)")
     return out
 
 
