@@ -1,5 +1,5 @@
 "The code's shape, kept: module and function sizes, methods composed not inherited, one place that knows the retain terms."
-import ast
+import ast, io, textwrap, tokenize
 from pathlib import Path
 import pytest
 import unlearun
@@ -12,13 +12,26 @@ MODULES = sorted(p for p in PKG.rglob("*.py") if p.name != "_modidx.py")
 def tree(p): return ast.parse(p.read_text(), filename=str(p))
 
 
+def logical_lines(text: str) -> int:
+    "Statements (logical lines), not physical ones: wrapping code to the site's 100 columns changes no verdict."
+    return sum(t.type == tokenize.NEWLINE for t in tokenize.generate_tokens(io.StringIO(text).readline))
+
+
+# "Modules under about 300 lines, functions under about 50" was first measured in physical lines at 120 columns; in
+# this code base that was about 250 and 40 statements. Counted in statements it no longer depends on the wrapping.
+MODULE_MAX, FUNCTION_MAX = 260, 45
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PKG)))
 def test_module_and_function_sizes(path):
-    lines = len(path.read_text().splitlines())
-    assert lines <= 320, f"{path.name}: {lines} lines (split it: modules stay under ~300)"
-    long = [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(tree(path))
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 55]
-    assert not long, f"{path.name}: functions over ~50 lines: {long}"
+    text = path.read_text()
+    n = logical_lines(text)
+    assert n <= MODULE_MAX, f"{path.name}: {n} statements (split it: modules stay under ~{MODULE_MAX})"
+    lines = text.splitlines()
+    size = lambda f: logical_lines(textwrap.dedent("\n".join(lines[f.lineno - 1:f.end_lineno])))
+    long = [(f.name, size(f)) for f in ast.walk(tree(path))
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and size(f) > FUNCTION_MAX]
+    assert not long, f"{path.name}: functions over ~{FUNCTION_MAX} statements: {long}"
 
 
 def test_no_method_inherits_from_another():

@@ -6,7 +6,9 @@
 - every `page.html#anchor` link in a notebook or the README names an existing page and, on it, a documented symbol
   (from `unlearun/_modidx.py`) or a heading;
 - the README has no links relative to `nbs/` (they 404 on GitHub and PyPI) and names every registered metric;
-- stored outputs show no path of a machine (a home, /tmp, a checkout) and no progress bars.
+- stored outputs show no path of a machine (a home, /tmp, a checkout), no progress bars or terminal escape codes, no
+  widget without saved state, and no figure stored at half its size (retina);
+- no code line in a notebook is longer than 100 characters (the site's code column cuts longer ones).
 """
 import ast, fnmatch, json, re, sys
 from pathlib import Path
@@ -98,13 +100,24 @@ def output_errors() -> list[str]:
     return out
 
 
+def line_errors(limit: int = 100) -> list[str]:
+    "Code lines the site's code column would cut (it shows about 100 characters)."
+    out = []
+    for nb in sorted(NBS.glob("*.ipynb")):
+        for i, c in enumerate(cells(nb)):
+            if c["cell_type"] != "code": continue
+            out += [f"{nb.name} cell {i} line {j + 1}: {len(l)} characters (at most {limit})"
+                    for j, l in enumerate(src(c).split("\n")) if len(l) > limit]
+    return out
+
+
 def main() -> int:
     have = anchors()
-    errs = sidebar_errors() + readme_errors() + output_errors()
+    errs = sidebar_errors() + readme_errors() + output_errors() + line_errors()
     for nb in sorted(NBS.glob("*.ipynb")):
         errs += link_errors(nb.name, "\n".join(src(c) for c in cells(nb) if c["cell_type"] == "markdown"), have)
     errs += link_errors("README.md", (ROOT / "README.md").read_text(), have)
-    print("\n".join(errs) if errs else "docs checks: sidebar, links, README and stored outputs are fine")
+    print("\n".join(errs) if errs else "docs checks: sidebar, links, README, stored outputs and line lengths are fine")
     return 1 if errs else 0
 
 

@@ -35,33 +35,41 @@ __all__ = ['MODEL_FILES', 'Unlearning', 'load_data', 'run', 'evaluate', 'report'
 class Unlearning:
     "Unlearn a forget set from a causal LM with one of the registered `METHODS`."
     def __init__(self, method:str, # a registered method name, e.g. "grad_ascent", "grad_diff"
-                 model, # hub id (e.g. "gpt2"), local folder, .gguf file, or a loaded model (with tokenizer=): trained in place
+                 model, # hub id, folder, .gguf, or loaded model (with tokenizer=); trained in place
                  output_dir:str="./outputs", # where training writes checkpoints and logs
                  tokenizer=None, # tokenizer object or id; by default the model's own
                  device:str|None=None, # by default cuda if present, else cpu
-                 torch_dtype=None, # weight dtype; float32 by default (GPUs train with bf16/fp16 autocast)
-                 trust_remote_code:bool=False, # run code shipped with a hub checkpoint (only if you trust it)
-                 allow_pickle:bool=False, # accept pickle-based weights (pytorch_model.bin); safetensors only by default
+                 torch_dtype=None, # weight dtype, float32 by default (GPUs: bf16/fp16 autocast)
+                 trust_remote_code:bool=False, # run a hub checkpoint's code (only if you trust it)
+                 allow_pickle:bool=False, # allow pickle weights (.bin); by default safetensors only
                  seed:int=42, # seeds training and the retain draws
-                 peft_config=None, # a peft.LoraConfig (or other peft config): train adapters instead of all weights
-                 lora_r:int|None=None, # short form: LoRA of this rank on every linear layer (RMU: MLP output projections)
-                 **method_args, # the method's hyperparameters, e.g. gamma=1.0, alpha=1.0, retain_loss_type="KL"
+                 peft_config=None, # peft config (e.g. LoraConfig): train adapters, not all weights
+                 lora_r:int|None=None, # LoRA of this rank on all linear layers (RMU: MLP out-proj)
+                 **method_args, # method hyperparameters, e.g. gamma=1.0, retain_loss_type="KL"
                 ):
         self.method = get_method(method, **method_args)
         out = Path(output_dir).expanduser()
-        if out.exists() and not out.is_dir(): raise ValueError(f"output_dir={str(output_dir)!r} is a file; expected a folder.")
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"output_dir={str(output_dir)!r} is a file; expected a folder.")
         if (msg := trained_warning(model)): warnings.warn(msg, stacklevel=2)
         self.model_name = model if isinstance(model, (str, os.PathLike)) else type(model).__name__
-        self.model, self.tokenizer = load_model(model, tokenizer, device=device, torch_dtype=torch_dtype,
-                                                trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
-        if peft_config is not None and lora_r is not None: raise ValueError("Pass peft_config= or lora_r=, not both.")
-        if peft_config is not None or lora_r is not None:   # LoRA: the reference is the base model, adapters disabled
-            self.model = apply_lora(self.model, peft_config or lora_config(lora_r, method=self.method.name))
+        self.model, self.tokenizer = load_model(model, tokenizer, device=device,
+                                                torch_dtype=torch_dtype,
+                                                trust_remote_code=trust_remote_code,
+                                                allow_pickle=allow_pickle)
+        if peft_config is not None and lora_r is not None:
+            raise ValueError("Pass peft_config= or lora_r=, not both.")
+        # LoRA: the reference is the base model, adapters disabled
+        if peft_config is not None or lora_r is not None:
+            self.model = apply_lora(self.model,
+                                    peft_config or lora_config(lora_r, method=self.method.name))
         self.lora = None if not is_peft_model(self.model) else {
-            k: (sorted(v) if isinstance(v, set) else v) for k, v in self.model.peft_config["default"].to_dict().items()
+            k: (sorted(v) if isinstance(v, set) else v)
+            for k, v in self.model.peft_config["default"].to_dict().items()
             if k in ("peft_type", "r", "lora_alpha", "lora_dropout", "target_modules")}
         self.device, self.output_dir, self.seed = device, out, seed
-        self._given = model if isinstance(model, nn.Module) else None      # the user's object, trained in place
+        # the user's object, trained in place
+        self._given = model if isinstance(model, nn.Module) else None
         self.forget = self.retain = self.holdout = None
         self.mcq, self.muse = {}, None
         self.utility, self.results, self.retain_model_stats = {}, {}, None
@@ -69,116 +77,146 @@ class Unlearning:
         self.eval_callback, self.evaluations = None, []
 
     def __repr__(self):
-        data = ", ".join(f"{s.name}={len(s)}" for s in (self.forget, self.retain, self.holdout, *self.utility.values())
+        data = ", ".join(f"{s.name}={len(s)}"
+                         for s in (self.forget, self.retain, self.holdout, *self.utility.values())
                          if s is not None)
-        return f"Unlearning(method={self.method.name!r}, {self.method.hparams()}, model={str(self.model_name)!r}, data: {data or 'not loaded'})"
+        return (f"Unlearning(method={self.method.name!r}, {self.method.hparams()}, "
+                f"model={str(self.model_name)!r}, data: {data or 'not loaded'})")
 
 # %% ../nbs/40_api.ipynb #4a1bf666
 def load_data(self:Unlearning, forget_data, retain_data=None,
-              max_length:int=DATA.max_length, # most tokens of prompt + answer; longer answers are cut and counted
+              max_length:int=DATA.max_length, # max prompt+answer tokens (longer: cut and counted)
               question_key:str=DATA.question_key, answer_key:str=DATA.answer_key,
               holdout_data=None, # same kind of data, never trained on (for MIA / forget quality)
-              alternate_key:str|None=None, # field of alternate answers (DPO); by default built-in refusals
+              alternate_key:str|None=None, # alternate answers field (DPO); else built-in refusals
               use_chat_template:bool|None=None, # by default: when the tokenizer has one
-              utility_data:dict|None=None, # extra named sets for model utility, e.g. {"real_authors": ..., "world_facts": ...}
-              text_key:str=DATA.text_key, # the text field of text corpora (records without question_key)
-              stride:int|None=DATA.stride, # text corpora: tokens between window starts (default max_length)
-              mcq_data:dict|None=None, # multiple-choice sets, e.g. {"wmdp_bio": ..., "mmlu": ...} (mcq_accuracy)
-              muse_data=None, # MUSE's evaluation splits, a MuseSets (verbmem, knowmem, muse_privleak, muse)
+              utility_data:dict|None=None, # named model-utility sets, e.g. {"real_authors": ...}
+              text_key:str=DATA.text_key, # text field of corpora (records without question_key)
+              stride:int|None=DATA.stride, # tokens between text window starts (default max_length)
+              mcq_data:dict|None=None, # multiple-choice sets, e.g. {"mmlu": ...} (mcq_accuracy)
+              muse_data=None, # MuseSets of MUSE's splits (verbmem, knowmem, muse_privleak, muse)
              ) -> Unlearning:
-    "Read, check and tokenise the forget, retain and holdout sets (question-answer records or text corpora)."
+    ("Read, check and tokenise the forget, retain and holdout sets "
+     "(question-answer records or text corpora).")
     kw = dict(max_length=max_length, question_key=question_key, answer_key=answer_key,
               use_chat_template=use_chat_template, text_key=text_key, stride=stride)
     if self.method.needs_retain and retain_data is None:
         raise ValueError(f"Method {self.method.name!r} needs retain_data.")
-    self.forget = load_set(forget_data, self.tokenizer, "forget_data", alternate_key=alternate_key, **kw)
-    self.retain = load_set(retain_data, self.tokenizer, "retain_data", **kw) if retain_data is not None else None
-    self.holdout = load_set(holdout_data, self.tokenizer, "holdout_data", **kw) if holdout_data is not None else None
+    self.forget = load_set(forget_data, self.tokenizer, "forget_data", alternate_key=alternate_key,
+                           **kw)
+    self.retain = (load_set(retain_data, self.tokenizer, "retain_data", **kw)
+                   if retain_data is not None else None)
+    self.holdout = (load_set(holdout_data, self.tokenizer, "holdout_data", **kw)
+                    if holdout_data is not None else None)
     for name in utility_data or {}:
-        if name in ("forget", "retain", "holdout"): raise ValueError(f"utility_data: {name!r} is a reserved set name.")
-    self.utility = {n: load_set(src, self.tokenizer, n, **kw) for n, src in (utility_data or {}).items()}
+        if name in ("forget", "retain", "holdout"):
+            raise ValueError(f"utility_data: {name!r} is a reserved set name.")
+    self.utility = {n: load_set(src, self.tokenizer, n, **kw)
+                    for n, src in (utility_data or {}).items()}
     self.mcq = {n: load_mcq(src, self.tokenizer, n) for n, src in (mcq_data or {}).items()}
     self.muse = muse_data
     check_context(self.model, [self.forget, self.retain, self.holdout, *self.utility.values()])
-    for msg in overlap_warnings(self.forget, self.retain, self.holdout): warnings.warn(msg, stacklevel=2)
-    self.results, self.retain_model_stats = {}, None                # new data: earlier scores no longer apply
+    for msg in overlap_warnings(self.forget, self.retain, self.holdout):
+        warnings.warn(msg, stacklevel=2)
+    # new data: earlier scores no longer apply
+    self.results, self.retain_model_stats = {}, None
     return self
 Unlearning.load_data = load_data
 
 # %% ../nbs/40_api.ipynb #d0019f43
 def _is_oom(e:BaseException) -> bool:
     return isinstance(e, (torch.cuda.OutOfMemoryError, MemoryError)) or (
-        isinstance(e, RuntimeError) and ("out of memory" in str(e).lower() or "can't allocate memory" in str(e).lower()))
+        isinstance(e, RuntimeError) and ("out of memory" in str(e).lower()
+                                         or "can't allocate memory" in str(e).lower()))
 
 _SET_ELSEWHERE = {"output_dir": "Unlearning(output_dir=...)", "seed": "Unlearning(seed=...)",
-                  "per_device_train_batch_size": "run(batch_size=...)", "num_train_epochs": "run(num_epochs=...)"}
+                  "per_device_train_batch_size": "run(batch_size=...)",
+                  "num_train_epochs": "run(num_epochs=...)"}
 
 class _RunRecorder(TrainerCallback):
     "Keeps the trainer's state, so a run that stops early still says how far it got."
     state, start_step = None, 0
-    def on_train_begin(self, args, state, control, **kw): self.state, self.start_step = state, state.global_step
+    def on_train_begin(self, args, state, control, **kw):
+        self.state, self.start_step = state, state.global_step
 
 def _now() -> str: return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 def _close_run(self:Unlearning, rec:dict, recorder:_RunRecorder, start:float, status:str):
-    "Complete the record of the current run (steps, status, events, evaluations) and append its history."
+    ("Complete the record of the current run (steps, status, events, evaluations) "
+     "and append its history.")
     st, cb = recorder.state, self.eval_callback
     rec.update(steps=(st.global_step - recorder.start_step) if st else 0, status=status,
                seconds=round(time.time() - start, 2), finished_at=_now(),
-               health_events=[{k: v for k, v in e.items() if k != "message"} for e in (self.monitor.events if self.monitor else [])])
+               health_events=[{k: v for k, v in e.items() if k != "message"}
+                              for e in (self.monitor.events if self.monitor else [])])
     if recorder.start_step: rec["resumed_at_step"] = recorder.start_step
     self.evaluations = list(cb.records) if cb else []
     if cb: rec.update(evaluations=len(cb.records), best=cb.best, stopped=cb.stopped)
-    hist = merge_probes(history(st.log_history) if st else [], (self.monitor.probes if self.monitor else []) + self.evaluations)
-    self.history = self.history + [{**h, "run": rec["run"]} for h in hist]   # a new list: `tune` keeps the old one
+    hist = merge_probes(history(st.log_history) if st else [],
+                        (self.monitor.probes if self.monitor else []) + self.evaluations)
+    # a new list: `tune` keeps the old one
+    self.history = self.history + [{**h, "run": rec["run"]} for h in hist]
 
 
 # %% ../nbs/40_api.ipynb #a4ea92db
-def run(self:Unlearning, batch_size:int=RunConfig.batch_size, learning_rate:float=RunConfig.learning_rate,
-        num_epochs:float=RunConfig.num_epochs,
+def run(self:Unlearning, batch_size:int=RunConfig.batch_size,
+        learning_rate:float=RunConfig.learning_rate, num_epochs:float=RunConfig.num_epochs,
         monitor:bool=True, # attach a HealthMonitor (NaN guard, spikes, probes, retain collapse)
         probe_every:int=10, # steps between probes of forget / retain NLL
         callbacks:list|None=None, # more TrainerCallbacks
-        resume_from_checkpoint:bool|str|None=None, # True: the last checkpoint in output_dir; or a checkpoint folder
-        eval_every:int|str|None=None, # evaluate every N steps or every "epoch" (and at step 0): see EvalCallback
-        eval_metrics:list|None=None, # metrics of those evaluations; by default ROUGE, utility (and forget quality)
-        eval_subset:int|None=None, # score at most this many retain / holdout / utility examples (the forget set: all)
+        resume_from_checkpoint:bool|str|None=None, # True (last checkpoint in output_dir) or a path
+        eval_every:int|str|None=None, # every N steps or "epoch" (and at step 0); see EvalCallback
+        eval_metrics:list|None=None, # their metrics; default ROUGE, utility (and forget quality)
+        eval_subset:int|None=None, # most retain / holdout / utility examples scored (forget: all)
         select_best=None, # keep the weights of the best evaluated step by this rule (see selector)
         stop_when=None, # stop training once this holds at an evaluation (see condition)
         **training_args) -> Unlearning:
-    "Unlearn the forget set; extra keywords are `TrainingArguments` fields. Every call is recorded in `runs`."
+    ("Unlearn the forget set; extra keywords are `TrainingArguments` fields. "
+     "Every call is recorded in `runs`.")
     if self.forget is None: raise RuntimeError("Call load_data(...) before run().")
     for k in training_args:
-        if k in _SET_ELSEWHERE: raise ValueError(f"run(): {k} is set by {_SET_ELSEWHERE[k]}, not by run().")
+        if k in _SET_ELSEWHERE:
+            raise ValueError(f"run(): {k} is set by {_SET_ELSEWHERE[k]}, not by run().")
     ok = check_run_args(batch_size, learning_rate, num_epochs, self.seed)
     if eval_every is None and (select_best is not None or stop_when is not None):
-        raise ValueError("select_best= and stop_when= act on evaluations during training: pass eval_every= too.")
-    args = make_training_args(self.output_dir, ok["batch_size"], ok["learning_rate"], ok["num_epochs"], seed=ok["seed"],
-                              device=self.device, **training_args)
-    self.monitor = HealthMonitor(self.forget, self.retain, probe_every=probe_every) if monitor else None
+        raise ValueError("select_best= and stop_when= act on evaluations during training: "
+                         "pass eval_every= too.")
+    args = make_training_args(self.output_dir, ok["batch_size"], ok["learning_rate"],
+                              ok["num_epochs"], seed=ok["seed"], device=self.device,
+                              **training_args)
+    self.monitor = (HealthMonitor(self.forget, self.retain, probe_every=probe_every) if monitor
+                    else None)
     self.eval_callback = None if eval_every is None else EvalCallback(
         self._evaluation(eval_metrics, eval_subset), eval_every, select_best, stop_when,
         best_path=Path(self.output_dir) / "best_eval.pt" if args.save_strategy != "no" else None)
     recorder = _RunRecorder()
     cbs = [recorder, *(callbacks or []), *([self.monitor] if self.monitor else []),
            *([self.eval_callback] if self.eval_callback else [])]
-    self.training = rec = dict(run=len(self.runs), method=self.method.name, arguments=self.method.hparams(),
+    self.training = rec = dict(run=len(self.runs), method=self.method.name,
+                               arguments=self.method.hparams(),
                                **{k: ok[k] for k in ("batch_size", "learning_rate", "num_epochs")},
-                               **{k: v for k, v in training_args.items() if isinstance(v, (int, float, str, bool))},
+                               **{k: v for k, v in training_args.items()
+                                  if isinstance(v, (int, float, str, bool))},
                                started_at=_now(), status="running")
     self.runs.append(rec)
-    for m in (self.model, self._given):                              # trained in place from here on, even if stopped
-        if m is not None: TRAINED_BY[m] = f"Unlearning(method={self.method.name!r}) (run {rec['run']})"
+    # trained in place from here on, even if stopped
+    for m in (self.model, self._given):
+        if m is not None:
+            TRAINED_BY[m] = f"Unlearning(method={self.method.name!r}) (run {rec['run']})"
     start = time.time()
     try:
-        self.trainer = train_method(self.method, self.model, self.tokenizer, self.forget, self.retain, args=args,
-                                    callbacks=cbs, resume_from_checkpoint=resume_from_checkpoint)
+        self.trainer = train_method(self.method, self.model, self.tokenizer, self.forget,
+                                    self.retain, args=args, callbacks=cbs,
+                                    resume_from_checkpoint=resume_from_checkpoint)
     except BaseException as e:
         self.model.eval()
-        _close_run(self, rec, recorder, start, "interrupted" if isinstance(e, KeyboardInterrupt) else f"failed: {type(e).__name__}")
+        _close_run(self, rec, recorder, start,
+                   "interrupted" if isinstance(e, KeyboardInterrupt)
+                   else f"failed: {type(e).__name__}")
         if not (isinstance(e, Exception) and _is_oom(e)): raise
         lines, _ = remedies_for("memory", self.method, self.method.hparams(), self.training)
-        raise MemoryError(f"Out of memory while training {self.method.name!r} ({type(e).__name__}). "
+        raise MemoryError(f"Out of memory while training {self.method.name!r} "
+                          f"({type(e).__name__}). "
                           f"Try: {'; '.join(lines)}.") from e
     self.trainer.ref_model = None                                   # release the reference copy
     self.model.eval()
@@ -187,13 +225,17 @@ def run(self:Unlearning, batch_size:int=RunConfig.batch_size, learning_rate:floa
 Unlearning.run = run
 
 def _evaluation(self:Unlearning, metrics:list|None, subset:int|None):
-    "The evaluation a run repeats: the forget set, the first `subset` examples of the others, the retain model's statistics."
-    cut = lambda s: s if s is None or not subset else s.subset(range(min(subset, len(s))))   # forget: always whole
+    ("The evaluation a run repeats: the forget set, the first `subset` examples of the others, "
+     "the retain model's statistics.")
+    # forget: always whole
+    cut = lambda s: s if s is None or not subset else s.subset(range(min(subset, len(s))))
     if metrics is None:
         metrics = ["rouge", *(["model_utility"] if self.retain is not None or self.utility else []),
                    *(["forget_quality"] if self.retain_model_stats is not None else [])]
-    ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=cut(self.retain), holdout=cut(self.holdout),
-                   utility={n: cut(s) for n, s in self.utility.items()}, retain_model=self.retain_model_stats,
+    ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=cut(self.retain),
+                   holdout=cut(self.holdout),
+                   utility={n: cut(s) for n, s in self.utility.items()},
+                   retain_model=self.retain_model_stats,
                    progress=False)
     metrics = check_metrics(metrics)
     def evaluate():
@@ -204,17 +246,24 @@ def _evaluation(self:Unlearning, metrics:list|None, subset:int|None):
 Unlearning._evaluation = _evaluation
 
 # %% ../nbs/40_api.ipynb #58b992b5
-def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from unlearun.evaluation.METRICS
-             retain_model=None, # model, folder or saved retain_model_stats, for forget_quality / privleak
-             batch_size:int=16, **evaluator_args, # more Evaluator arguments (max_new_tokens, k, relearn_args, attack_args, ...)
+def evaluate(self:Unlearning,
+             metrics:list[str]=DEFAULT_METRICS, # names from unlearun.evaluation.METRICS
+             retain_model=None, # model, folder or retain_model_stats, for forget_quality / privleak
+             batch_size:int=16,
+             **evaluator_args, # Evaluator args: max_new_tokens, k, relearn_args, attack_args, ...
             ) -> dict:
-    "Score the current model on the loaded sets; stored as 'before' (no run started yet) or 'after'."
+    ("Score the current model on the loaded sets; stored as 'before' (no run started yet) "
+     "or 'after'.")
     if self.forget is None: raise RuntimeError("Call load_data(...) before evaluate().")
     metrics = check_metrics(metrics)
-    stage = "after" if self.runs else "before"          # any run, even one stopped early, changed the model
-    if stage == "after": evaluator_args.setdefault("original", self.results.get("before"))   # the attacks' reference
-    ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain, holdout=self.holdout,
-                   utility=self.utility, retain_model=retain_model if retain_model is not None else self.retain_model_stats,
+    # any run, even one stopped early, changed the model
+    stage = "after" if self.runs else "before"
+    # the attacks' reference
+    if stage == "after": evaluator_args.setdefault("original", self.results.get("before"))
+    ev = Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain,
+                   holdout=self.holdout, utility=self.utility,
+                   retain_model=(retain_model if retain_model is not None
+                                 else self.retain_model_stats),
                    batch_size=batch_size, **{"mcq": self.mcq, "muse": self.muse, **evaluator_args})
     out = ev.evaluate(metrics)
     if "retain_model_stats" in out: self.retain_model_stats = out["retain_model_stats"]
@@ -223,36 +272,47 @@ def evaluate(self:Unlearning, metrics:list[str]=DEFAULT_METRICS, # names from un
 Unlearning.evaluate = evaluate
 
 def report(self:Unlearning) -> str:
-    "A Markdown table of every scalar metric before and after unlearning."
-    if not self.results: raise RuntimeError("Nothing evaluated yet: call evaluate(...) before and after run().")
+    ("A Markdown table of every scalar metric before and after unlearning "
+     "(a `str`; a notebook renders it as a table).")
+    if not self.results:
+        raise RuntimeError("Nothing evaluated yet: call evaluate(...) before and after run().")
     return metrics_table({stage: self.results.get(stage, {}) for stage in ("before", "after")})
 Unlearning.report = report
 
 # %% ../nbs/40_api.ipynb #d4c0a5c1
 def _evidence(self:Unlearning) -> tuple[dict, dict, str]:
-    "Before / after results to diagnose, and what they are: explicit evaluations, mid-run ones, or the probes."
+    ("Before / after results to diagnose, and what they are: explicit evaluations, mid-run ones, "
+     "or the probes.")
     b, a = self.results.get("before"), self.results.get("after")
     if b and a: return b, a, "evaluate() before and after run()"
     ev = getattr(self, "evaluations", [])
-    if len(ev) >= 2:               # the first evaluation, and the one of the weights the model holds now
+    # the first evaluation, and the one of the weights the model holds now
+    if len(ev) >= 2:
         unflat = lambda e: nested({k[5:]: v for k, v in e.items() if k.startswith("eval/")})
         best = self.training.get("best")
         now = next((e for e in ev if best and e["step"] == best["step"]), ev[-1])
-        kept = f" (the weights select_best kept; training went on to step {ev[-1]['step']})" if best else ""
-        return unflat(ev[0]), unflat(now), f"the run's evaluations at steps {ev[0]['step']} and {now['step']}{kept}"
+        kept = (f" (the weights select_best kept; training went on to step {ev[-1]['step']})"
+                if best else "")
+        return (unflat(ev[0]), unflat(now),
+                f"the run's evaluations at steps {ev[0]['step']} and {now['step']}{kept}")
     probes = self.monitor.probes if self.monitor else []
     if len(probes) >= 2:
-        ppl = lambda p: {"perplexity": {s: math.exp(min(p[f"probe_{s}_nll"], 709)) for s in ("forget", "retain")
-                                         if f"probe_{s}_nll" in p}}
-        return ppl(probes[0]), ppl(probes[-1]), (f"the training probes' forget / retain NLL at steps {probes[0]['step']} "
-                                                 f"and {probes[-1]['step']} (no evaluation: perplexities only)")
-    raise RuntimeError("diagnose() needs evidence: evaluate(...) before and after run(), run(eval_every=...), or "
+        ppl = lambda p: {"perplexity": {s: math.exp(min(p[f"probe_{s}_nll"], 709))
+                                        for s in ("forget", "retain")
+                                        if f"probe_{s}_nll" in p}}
+        return ppl(probes[0]), ppl(probes[-1]), (
+            f"the training probes' forget / retain NLL at steps {probes[0]['step']} "
+            f"and {probes[-1]['step']} (no evaluation: perplexities only)")
+    raise RuntimeError("diagnose() needs evidence: evaluate(...) before and after run(), "
+                       "run(eval_every=...), or "
                        "the run's health monitor (run(monitor=True, probe_every=...)).")
 
 def _diagnose(self:Unlearning):
-    "Diagnose this run from its evaluations before and after `run`, its mid-run evaluations or its probes."
+    ("Diagnose this run from its evaluations before and after `run`, its mid-run evaluations "
+     "or its probes.")
     b, a, source = self._evidence()
-    d = diagnose(b, a, self.method, self.method.hparams(), self.training, self.monitor.events if self.monitor else None)
+    d = diagnose(b, a, self.method, self.method.hparams(), self.training,
+                 self.monitor.events if self.monitor else None)
     d.source = source
     return d
 Unlearning._evidence = _evidence
@@ -263,48 +323,62 @@ Unlearning.tune = tune
 def unlearning_config(self:Unlearning, salt:bytes|None=None) -> dict:
     "What was unlearned and how, without any of the data's text (sets: counts and salted digests)."
     salt = salt or os.urandom(16)
-    return {"method": self.method.name, "hyperparameters": self.method.hparams(), "training": self.training,
+    return {"method": self.method.name, "hyperparameters": self.method.hparams(),
+            "training": self.training,
             "runs": [{k: v for k, v in r.items() if k != "health_events"} for r in self.runs],
             "base_model": str(self.model_name), "seed": self.seed, "lora": self.lora,
-            "data": {**{k: data_card(getattr(self, k), salt) for k in ("forget", "retain", "holdout")},
+            "data": {**{k: data_card(getattr(self, k), salt)
+                        for k in ("forget", "retain", "holdout")},
                      **{k: data_card(v, salt) for k, v in self.utility.items()}},
             "versions": versions()}
 Unlearning.unlearning_config = unlearning_config
 
-def audit_record(self:Unlearning, audit_key=None, # the data owner's key: keyed digests of every forget record
+def audit_record(self:Unlearning,
+                 audit_key=None, # the data owner's key: keyed digests of every forget record
                  salt:bytes|None=None) -> dict:
-    "The audit record: what was forgotten (counts, salted or keyed digests), every run, versions, metrics; no text."
+    ("The audit record: what was forgotten (counts, salted or keyed digests), every run, versions, "
+     "metrics; no text.")
     salt, f = salt or os.urandom(16), self.forget
-    return {"audit_version": 2, "what_was_unlearned": None if f is None else forget_audit(f.records, audit_key, salt),
+    return {"audit_version": 2,
+            "what_was_unlearned": None if f is None else forget_audit(f.records, audit_key, salt),
             "retain_set": None if self.retain is None else set_card(self.retain.records, salt),
-            "method": self.method.name, "arguments": self.method.hparams(), "training": self.training,
+            "method": self.method.name, "arguments": self.method.hparams(),
+            "training": self.training,
             "runs": self.runs, "base_model": str(self.model_name), "seed": self.seed,
             "metrics": {stage: scalars(r) for stage, r in self.results.items()},
-            "health_events": [{**e, "run": r["run"]} for r in self.runs for e in r.get("health_events", [])],
+            "health_events": [{**e, "run": r["run"]}
+                              for r in self.runs for e in r.get("health_events", [])],
             "versions": versions(), "saved_at": _now()}
 Unlearning.audit_record = audit_record
 
-MODEL_FILES = ("*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json", "adapter_config.json",
-               "tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt",
+MODEL_FILES = ("*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json",
+               "adapter_config.json", "tokenizer*", "special_tokens_map.json", "added_tokens.json",
+               "vocab.json", "vocab.txt", "merges.txt",
                "*.model", "chat_template.j*", "README.md", "unlearning_config.json", "audit.json")
 
-def save_model(self:Unlearning, path:str, overwrite:bool=False, # replace a folder holding an earlier saved model
-               merge:bool=True, # LoRA: save the model with the adapters merged in (False: the adapter only)
-               audit_key=None, # the data owner's key (str/bytes, >= 16 bytes): audit.json gets keyed per-record digests
-               force:bool=False, # with overwrite: also replace a folder holding the run's output_dir or other files
+def save_model(self:Unlearning, path:str,
+               overwrite:bool=False, # replace a folder holding an earlier saved model
+               merge:bool=True, # LoRA: save with the adapters merged in (False: the adapter only)
+               audit_key=None, # data owner's key (str/bytes, >= 16 bytes): keyed per-record digests
+               force:bool=False, # with overwrite: replace even if holding output_dir or other files
               ) -> Path:
     "Save weights (safetensors), tokenizer, `unlearning_config.json` and `audit.json` atomically."
     path, salt = Path(path).expanduser(), os.urandom(16)
     if audit_key is not None: audit_key_bytes(audit_key)
-    if is_main_process():                                # several processes: one writes, the others wait
-        if overwrite: check_replace(path, MODEL_FILES, {"the run's output_dir": self.output_dir}, force)
-        with atomic_dir(path, overwrite=overwrite) as tmp:   # refuses a non-empty folder unless overwrite=True
+    # several processes: one writes, the others wait
+    if is_main_process():
+        if overwrite:
+            check_replace(path, MODEL_FILES, {"the run's output_dir": self.output_dir}, force)
+        # refuses a non-empty folder unless overwrite=True
+        with atomic_dir(path, overwrite=overwrite) as tmp:
             if is_peft_model(self.model): save_lora(self.model, tmp, merge=merge)
             else: self.model.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)
-            (tmp / "unlearning_config.json").write_text(json.dumps({**self.unlearning_config(salt), "saved": (
-                "merged" if merge else "adapter") if self.lora else "full"}, indent=2))
-            (tmp / "audit.json").write_text(json.dumps(self.audit_record(audit_key, salt), indent=2))
+            (tmp / "unlearning_config.json").write_text(json.dumps(
+                {**self.unlearning_config(salt),
+                 "saved": ("merged" if merge else "adapter") if self.lora else "full"}, indent=2))
+            (tmp / "audit.json").write_text(json.dumps(self.audit_record(audit_key, salt),
+                                                       indent=2))
     barrier()
     return path
 Unlearning.save_model = save_model

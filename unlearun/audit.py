@@ -14,46 +14,57 @@ __all__ = ['record_bytes', 'new_audit_key', 'audit_key_bytes', 'record_hmac', 'k
 # %% ../nbs/41_audit.ipynb #a0b017ef
 def record_bytes(question:str, answer:str) -> bytes:
     "The canonical bytes of a record: UTF-8 JSON of {'answer', 'question'}, keys sorted."
-    return json.dumps({"answer": answer, "question": question}, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return json.dumps({"answer": answer, "question": question}, sort_keys=True,
+                      ensure_ascii=False).encode("utf-8")
 
 def new_audit_key() -> str:
-    "A random 256-bit key (64 hex characters) for keyed audit digests; keep it away from the saved model."
+    ("A random 256-bit key (64 hex characters) for keyed audit digests; "
+     "keep it away from the saved model.")
     return secrets.token_hex(32)
 
 def audit_key_bytes(key, name:str="audit_key") -> bytes:
     "The key as bytes; a key shorter than 16 bytes is refused (it could be guessed)."
     if isinstance(key, str): key = key.encode("utf-8")
-    if not isinstance(key, (bytes, bytearray)): raise TypeError(f"{name} must be a str or bytes, got {type(key).__name__}.")
-    if len(key) < 16: raise ValueError(f"{name} has {len(key)} bytes; use at least 16 (e.g. unlearun.audit.new_audit_key()): "
-                                       "a short key can be guessed, and with it every record.")
+    if not isinstance(key, (bytes, bytearray)):
+        raise TypeError(f"{name} must be a str or bytes, got {type(key).__name__}.")
+    if len(key) < 16:
+        raise ValueError(f"{name} has {len(key)} bytes; use at least 16 "
+                         "(e.g. unlearun.audit.new_audit_key()): "
+                         "a short key can be guessed, and with it every record.")
     return bytes(key)
 
 def record_hmac(key, question:str, answer:str) -> str:
     "HMAC-SHA256 of a record under `key`, in hex."
-    return hmac.new(audit_key_bytes(key), record_bytes(question, answer), hashlib.sha256).hexdigest()
+    return hmac.new(audit_key_bytes(key), record_bytes(question, answer),
+                    hashlib.sha256).hexdigest()
 
 def key_id(key) -> str:
-    "Which key made an audit, without revealing it: the first 16 hex digits of an HMAC of a fixed text."
+    ("Which key made an audit, without revealing it: the first 16 hex digits of an HMAC "
+     "of a fixed text.")
     return hmac.new(audit_key_bytes(key), b"unlearun audit key id", hashlib.sha256).hexdigest()[:16]
 
 # %% ../nbs/41_audit.ipynb #ae29dd29
 def salted_set_digest(records:list[dict], salt:bytes) -> str:
     "SHA-256 of `salt` and the sorted SHA-256 of every record: a commitment to the whole set."
-    inner = sorted(hashlib.sha256(record_bytes(r["question"], r["answer"])).hexdigest() for r in records)
+    inner = sorted(hashlib.sha256(record_bytes(r["question"], r["answer"])).hexdigest()
+                   for r in records)
     return hashlib.sha256(salt + "".join(inner).encode()).hexdigest()
 
 def set_card(records:list[dict]|None, salt:bytes) -> dict|None:
     "Count and salted digest of a set (None for no set)."
     if records is None: return None
-    return {"n_examples": len(records), "salt": salt.hex(), "sha256": salted_set_digest(records, salt)}
+    return {"n_examples": len(records), "salt": salt.hex(),
+            "sha256": salted_set_digest(records, salt)}
 
-def forget_audit(records:list[dict], key=None, # the data owner's key: adds a keyed digest of every record
+def forget_audit(records:list[dict], key=None, # the data owner's key: keyed digest of every record
                  salt:bytes|None=None) -> dict:
-    "The audit's entry for the forget set: count and salted set digest; with `key`, HMAC-SHA256 of every record."
+    ("The audit's entry for the forget set: count and salted set digest; "
+     "with `key`, HMAC-SHA256 of every record.")
     out = set_card(records, salt or os.urandom(16))
     out["set_digest"] = "sha256(salt + sorted sha256 of each record's canonical bytes)"
     if key is not None:
-        out.update(example_hmac_sha256=sorted(record_hmac(key, r["question"], r["answer"]) for r in records),
+        out.update(example_hmac_sha256=sorted(record_hmac(key, r["question"], r["answer"])
+                                              for r in records),
                    key_id=key_id(key))
     return out
 
@@ -63,11 +74,12 @@ def _audit(audit) -> dict:
 
 def verify_record(audit, # an audit record or the path of an audit.json
                   question:str, answer:str, key) -> bool:
-    "Whether the record (question, answer) was in the forget set of `audit`, checked with the data owner's key."
+    ("Whether the record (question, answer) was in the forget set of `audit`, "
+     "checked with the data owner's key.")
     entry = _audit(audit)["what_was_unlearned"]
     if "example_hmac_sha256" not in entry:
-        raise ValueError("This audit has no per-record digests (the model was saved without audit_key=); only the "
-                         "whole forget set can be checked, with verify_set.")
+        raise ValueError("This audit has no per-record digests (the model was saved without "
+                         "audit_key=); only the whole forget set can be checked, with verify_set.")
     if not hmac.compare_digest(entry["key_id"], key_id(key)):
         raise ValueError("audit_key is not the key this audit was made with (its key_id differs).")
     return record_hmac(key, question, answer) in set(entry["example_hmac_sha256"])
@@ -75,7 +87,8 @@ def verify_record(audit, # an audit record or the path of an audit.json
 def verify_set(audit, records:list[dict]) -> bool:
     "Whether `records` (dicts with 'question' and 'answer') are exactly the forget set of `audit`."
     entry = _audit(audit)["what_was_unlearned"]
-    return hmac.compare_digest(entry["sha256"], salted_set_digest(records, bytes.fromhex(entry["salt"])))
+    return hmac.compare_digest(entry["sha256"],
+                               salted_set_digest(records, bytes.fromhex(entry["salt"])))
 
 # %% ../nbs/41_audit.ipynb #1777a24b
 def data_card(s, # a loaded set (QASet / TextSet) or None
@@ -88,8 +101,10 @@ def versions() -> dict:
     "Versions of unlearun, Python, the platform and the packages that change results."
     import importlib.metadata as md, platform
     from unlearun import __version__
-    out = {"unlearun": __version__, "python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("torch", "transformers", "accelerate", "datasets", "safetensors", "tokenizers", "peft", "scikit-learn", "scipy"):
+    out = {"unlearun": __version__, "python": platform.python_version(),
+           "platform": platform.platform()}
+    for pkg in ("torch", "transformers", "accelerate", "datasets", "safetensors", "tokenizers",
+                "peft", "scikit-learn", "scipy"):
         try: out[pkg] = md.version(pkg)
         except md.PackageNotFoundError: pass
     return out

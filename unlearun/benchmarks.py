@@ -19,7 +19,8 @@ MCQ = {"question": str, "choices": list, "answer": int}
 
 @dataclass(frozen=True)
 class HubDataset:
-    "A dataset on the Hugging Face hub: its repo and, per config, each split's columns and their types."
+    ("A dataset on the Hugging Face hub: its repo and, per config, each split's columns and their "
+     "types.")
     repo: str
     configs: dict                      # config -> {split: {column: type}}; "*" matches any config
     local_only: tuple = ()             # configs that are not on the hub (given on request)
@@ -27,28 +28,43 @@ class HubDataset:
     def columns(self, config:str, split:str) -> dict:
         "The columns of `config`/`split`, or a ValueError listing what exists."
         splits = self.configs.get(config) or self.configs.get("*")
-        if splits is None: raise ValueError(f"{self.repo} has no config {config!r}; configs: {sorted(self.configs)}.")
-        if split not in splits: raise ValueError(f"{self.repo} {config} has no split {split!r}; splits: {list(splits)}.")
+        if splits is None:
+            raise ValueError(f"{self.repo} has no config {config!r}; configs: "
+                             f"{sorted(self.configs)}.")
+        if split not in splits:
+            raise ValueError(f"{self.repo} {config} has no split {split!r}; splits: "
+                             f"{list(splits)}.")
         return splits[split]
 
-_MUSE = {"raw": {s: TEXT for s in ("forget", "retain1", "retain2", "holdout")}, "verbmem": {"forget": {"prompt": str, "gt": str}},
+_MUSE = {"raw": {s: TEXT for s in ("forget", "retain1", "retain2", "holdout")},
+         "verbmem": {"forget": {"prompt": str, "gt": str}},
          "knowmem": {s: PAIR for s in ("forget_qa", "forget_qa_icl", "retain_qa", "retain_qa_icl")},
          "privleak": {s: TEXT for s in ("forget", "retain", "holdout")}}
 _MMLU = {s: {**MCQ, "subject": str} for s in ("test", "validation", "dev")}
 _PERTURBED = {**PAIR, "paraphrased_answer": str, "perturbed_answer": list}
-_TOFU = {**{c: {"train": PAIR} for c in ("full", "forget01", "forget05", "forget10", "retain90", "retain95", "retain99",
-                                        "holdout01", "holdout05", "holdout10")},
-         **{c: {"train": _PERTURBED} for c in ("forget01_perturbed", "forget05_perturbed", "forget10_perturbed", "retain_perturbed")},
-         **{c: {"train": {**PAIR, **{f"option{i}": str for i in range(1, 5)}}} for c in ("real_authors", "world_facts")},
-         **{c: {"train": {**PAIR, "perturbed_answer": list}} for c in ("real_authors_perturbed", "world_facts_perturbed")}}
+_TOFU = {**{c: {"train": PAIR} for c in ("full", "forget01", "forget05", "forget10", "retain90",
+                                         "retain95", "retain99", "holdout01", "holdout05",
+                                         "holdout10")},
+         **{c: {"train": _PERTURBED} for c in ("forget01_perturbed", "forget05_perturbed",
+                                               "forget10_perturbed", "retain_perturbed")},
+         **{c: {"train": {**PAIR, **{f"option{i}": str for i in range(1, 5)}}}
+            for c in ("real_authors", "world_facts")},
+         **{c: {"train": {**PAIR, "perturbed_answer": list}}
+            for c in ("real_authors_perturbed", "world_facts_perturbed")}}
 
 HUB = {
-    "muse-news": HubDataset("muse-bench/MUSE-News", {**_MUSE, **{c: {f"forget_{i}": TEXT for i in range(1, 5)} for c in ("scal", "sust")}}),
+    "muse-news": HubDataset("muse-bench/MUSE-News",
+                            {**_MUSE, **{c: {f"forget_{i}": TEXT for i in range(1, 5)}
+                                         for c in ("scal", "sust")}}),
     "muse-books": HubDataset("muse-bench/MUSE-Books", _MUSE),
     "wmdp": HubDataset("cais/wmdp", {f"wmdp-{d}": {"test": MCQ} for d in ("bio", "chem", "cyber")}),
-    "wmdp-corpora": HubDataset("cais/wmdp-corpora", {c: {"train": TEXT} for c in ("bio-forget-corpus", "bio-retain-corpus",
-                                                     "cyber-forget-corpus", "cyber-retain-corpus")}, local_only=("bio-forget-corpus",)),
-    "mmlu": HubDataset("cais/mmlu", {"all": {**_MMLU, "auxiliary_train": {**MCQ, "subject": str}}, "*": _MMLU}),
+    "wmdp-corpora": HubDataset("cais/wmdp-corpora",
+                               {c: {"train": TEXT}
+                                for c in ("bio-forget-corpus", "bio-retain-corpus",
+                                          "cyber-forget-corpus", "cyber-retain-corpus")},
+                               local_only=("bio-forget-corpus",)),
+    "mmlu": HubDataset("cais/mmlu",
+                       {"all": {**_MMLU, "auxiliary_train": {**MCQ, "subject": str}}, "*": _MMLU}),
     "tofu": HubDataset("locuslab/TOFU", _TOFU),
 }
 
@@ -59,15 +75,19 @@ def _type_ok(v, kind) -> bool:
     return isinstance(v, kind)
 
 def check_columns(records:list[dict], columns:dict, where:str) -> list[dict]:
-    "Every record has `columns` with the right types; a ValueError names the row and what was found."
+    ("Every record has `columns` with the right types; a ValueError names the row and what was "
+     "found.")
     if not records: raise ValueError(f"{where}: no rows.")
-    want = ", ".join(f"{c} ({'list of str' if t is list else t.__name__})" for c, t in columns.items())
+    want = ", ".join(f"{c} ({'list of str' if t is list else t.__name__})"
+                     for c, t in columns.items())
     for i, r in enumerate(records):
         for c, t in columns.items():
             if c not in r:
-                raise ValueError(f"{where}: row {i} has no column {c!r}; expected {want}; found {sorted(r)}.")
+                raise ValueError(f"{where}: row {i} has no column {c!r}; expected {want}; found "
+                                 f"{sorted(r)}.")
             if not _type_ok(r[c], t):
-                raise ValueError(f"{where}: row {i}, column {c!r} is {type(r[c]).__name__}; expected {want}.")
+                raise ValueError(f"{where}: row {i}, column {c!r} is {type(r[c]).__name__}; "
+                                 f"expected {want}.")
     return records
 
 # %% ../nbs/41_benchmarks.ipynb #d6577562
@@ -76,49 +96,58 @@ def _local_file(folder:Path, config:str, split:str, single:bool) -> Path:
     if single: tried += [folder / f"{config}{ext}" for ext in (".jsonl", ".json")]
     for p in tried:
         if p.exists(): return p
-    raise FileNotFoundError(f"no local copy of {config}/{split} in {folder}: tried {', '.join(str(p) for p in tried)}.")
+    raise FileNotFoundError(f"no local copy of {config}/{split} in {folder}: tried "
+                            f"{', '.join(str(p) for p in tried)}.")
 
 def load_split(name:str, # a key of HUB: "muse-news", "wmdp", "tofu", ...
                config:str, split:str,
-               folder:str|Path|None=None, # a local copy; default $UNLEARUN_BENCHMARKS/<name>, else the hub
+               folder:str|Path|None=None, # local copy (default $UNLEARUN_BENCHMARKS/<name>) or hub
               ) -> list[dict]:
     "The rows of one split, from a local copy or the hub, checked against the hub's columns."
     if name not in HUB: raise ValueError(f"unknown benchmark {name!r}; known: {sorted(HUB)}.")
     spec = HUB[name]
     columns = spec.columns(config, split)
-    if folder is None and os.environ.get("UNLEARUN_BENCHMARKS"): folder = Path(os.environ["UNLEARUN_BENCHMARKS"]) / name
+    if folder is None and os.environ.get("UNLEARUN_BENCHMARKS"):
+        folder = Path(os.environ["UNLEARUN_BENCHMARKS"]) / name
     if folder is not None:
         path = _local_file(Path(folder), config, split, len(spec.configs.get(config, {})) == 1)
-        return check_columns(read_records(path, f"{name} {config}/{split}")[0], columns, f"{spec.repo} {config}/{split} ({path})")
+        return check_columns(read_records(path, f"{name} {config}/{split}")[0], columns,
+                             f"{spec.repo} {config}/{split} ({path})")
     if config in spec.local_only:
-        raise FileNotFoundError(f"{spec.repo} {config} is not on the hub: it is given on request (see the dataset card); "
-                                "pass folder= with your copy.")
+        raise FileNotFoundError(f"{spec.repo} {config} is not on the hub: it is given on request "
+                                "(see the dataset card); pass folder= with your copy.")
     from datasets import load_dataset
     try: ds = load_dataset(spec.repo, config, split=split)
     except Exception as e:
-        raise RuntimeError(f"could not load {spec.repo} {config}/{split} from the hub ({type(e).__name__}: {e}); "
-                           "offline, pass folder= with a local copy (layout: <folder>/<config>/<split>.jsonl).") from e
+        raise RuntimeError(f"could not load {spec.repo} {config}/{split} from the hub "
+                           f"({type(e).__name__}: {e}); offline, pass folder= with a local copy "
+                           "(layout: <folder>/<config>/<split>.jsonl).") from e
     return check_columns(ds.to_list(), columns, f"{spec.repo} {config}/{split}")
 
 # %% ../nbs/41_benchmarks.ipynb #dfa99fe0
 def load_muse(corpus:str="news", # "news" or "books"
               folder:str|Path|None=None, retain_split:str="retain1") -> dict:
-    "MUSE's raw texts to unlearn (forget, retain, holdout) and its evaluation splits (`eval`, `MuseSets` fields)."
-    if corpus not in ("news", "books"): raise ValueError(f"corpus must be 'news' or 'books', got {corpus!r}.")
+    ("MUSE's raw texts to unlearn (forget, retain, holdout) and its evaluation splits (`eval`, "
+     "`MuseSets` fields).")
+    if corpus not in ("news", "books"):
+        raise ValueError(f"corpus must be 'news' or 'books', got {corpus!r}.")
     get = lambda c, s: load_split(f"muse-{corpus}", c, s, folder)
     ev = {"verbmem": get("verbmem", "forget"), "privleak_forget": get("privleak", "forget"),
           "privleak_holdout": get("privleak", "holdout")}
     for role in ("forget", "retain"):
-        ev[f"knowmem_{role}"], ev[f"knowmem_{role}_icl"] = get("knowmem", f"{role}_qa"), get("knowmem", f"{role}_qa_icl")
-    return {"forget": get("raw", "forget"), "retain": get("raw", retain_split), "holdout": get("raw", "holdout"),
-            "eval": ev, "corpus": corpus}
+        ev[f"knowmem_{role}"], ev[f"knowmem_{role}_icl"] = (get("knowmem", f"{role}_qa"),
+                                                            get("knowmem", f"{role}_qa_icl"))
+    return {"forget": get("raw", "forget"), "retain": get("raw", retain_split),
+            "holdout": get("raw", "holdout"), "eval": ev, "corpus": corpus}
 
 def load_wmdp(subset:str="bio", folder:str|Path|None=None) -> list[dict]:
-    "WMDP's multiple-choice questions of one subset ('bio', 'chem', 'cyber'): question, choices, answer."
+    ("WMDP's multiple-choice questions of one subset ('bio', 'chem', 'cyber'): question, choices, "
+     "answer.")
     return load_split("wmdp", f"wmdp-{subset}", "test", folder)
 
 def load_wmdp_corpus(name:str="cyber-forget-corpus", folder:str|Path|None=None) -> list[dict]:
-    "One WMDP corpus (text records); 'bio-forget-corpus' only from a local copy (it is given on request)."
+    ("One WMDP corpus (text records); 'bio-forget-corpus' only from a local copy (it is given on "
+     "request).")
     return load_split("wmdp-corpora", name, "train", folder)
 
 def load_mmlu(subject:str="all", split:str="test", folder:str|Path|None=None) -> list[dict]:
@@ -142,40 +171,56 @@ def _mcq_rows(domain, n:int, seed:int, **extra) -> list[dict]:
 
 def write_fixtures(root:str|Path, seed:int=0) -> dict:
     "Small files for every benchmark in `HUB`, in their hub schemas; returns {name: folder}."
-    from unlearun.synthetic import GENERAL, HAZARD, domain_corpus, domain_facts, make_benchmark, news_benchmark
+    from unlearun.synthetic import (GENERAL, HAZARD, domain_corpus, domain_facts, make_benchmark,
+                                    news_benchmark)
     root, out = Path(root), {}
     for name in ("muse-news", "muse-books"):
-        nb, out[name] = news_benchmark(n_forget=3, n_retain=6, n_holdout=3, seed=seed), Path(root) / name
-        for s, rows in dict(forget=nb["forget"], retain1=nb["retain"][:3], retain2=nb["retain"][3:], holdout=nb["holdout"]).items():
+        nb, out[name] = (news_benchmark(n_forget=3, n_retain=6, n_holdout=3, seed=seed),
+                         Path(root) / name)
+        for s, rows in dict(forget=nb["forget"], retain1=nb["retain"][:3], retain2=nb["retain"][3:],
+                            holdout=nb["holdout"]).items():
             _write(out[name], "raw", s, [{"text": r["text"]} for r in rows])
         e = nb["eval"]
         _write(out[name], "verbmem", "forget", e["verbmem"])
-        for s in ("forget_qa", "forget_qa_icl", "retain_qa", "retain_qa_icl"): _write(out[name], "knowmem", s, e["knowmem_" + s.replace("_qa", "")])
-        for s, texts in dict(forget=e["privleak_forget"], retain=[r["text"] for r in nb["retain"]], holdout=e["privleak_holdout"]).items():
+        for s in ("forget_qa", "forget_qa_icl", "retain_qa", "retain_qa_icl"):
+            _write(out[name], "knowmem", s, e["knowmem_" + s.replace("_qa", "")])
+        for s, texts in dict(forget=e["privleak_forget"], retain=[r["text"] for r in nb["retain"]],
+                             holdout=e["privleak_holdout"]).items():
             _write(out[name], "privleak", s, [{"text": t} for t in texts])
     out["wmdp"] = root / "wmdp"
-    for sub, k in (("bio", 0), ("chem", 1), ("cyber", 2)): _write(out["wmdp"], f"wmdp-{sub}", "test", _mcq_rows(HAZARD, 2, seed + k))
+    for sub, k in (("bio", 0), ("chem", 1), ("cyber", 2)):
+        _write(out["wmdp"], f"wmdp-{sub}", "test", _mcq_rows(HAZARD, 2, seed + k))
     out["wmdp-corpora"] = root / "wmdp-corpora"
-    for c, dom, k in (("bio-forget-corpus", HAZARD, 0), ("cyber-forget-corpus", HAZARD, 2), ("bio-retain-corpus", GENERAL, 0),
-                      ("cyber-retain-corpus", GENERAL, 1)):
-        _write(out["wmdp-corpora"], c, "train", [{"text": d["text"]} for d in domain_corpus(dom, domain_facts(dom, 3, seed + k), seed)])
+    for c, dom, k in (("bio-forget-corpus", HAZARD, 0), ("cyber-forget-corpus", HAZARD, 2),
+                      ("bio-retain-corpus", GENERAL, 0), ("cyber-retain-corpus", GENERAL, 1)):
+        _write(out["wmdp-corpora"], c, "train",
+               [{"text": d["text"]}
+                for d in domain_corpus(dom, domain_facts(dom, 3, seed + k), seed)])
     out["mmlu"] = root / "mmlu"
     rows = _mcq_rows(GENERAL, 2, seed, subject="high_school_geography")
-    for s in ("test", "validation", "dev"): _write(out["mmlu"], "all", s, rows); _write(out["mmlu"], "high_school_geography", s, rows)
+    for s in ("test", "validation", "dev"):
+        _write(out["mmlu"], "all", s, rows); _write(out["mmlu"], "high_school_geography", s, rows)
     _write(out["mmlu"], "all", "auxiliary_train", rows)
     out["tofu"], b = root / "tofu", make_benchmark(n_people=10, n_forget=1, n_holdout=1, seed=seed)
     qa = lambda rs: [{"question": r["question"], "answer": r["answer"]} for r in rs]
-    pert = lambda rs: [{"question": r["question"], "answer": r["answer"], "paraphrased_answer": r["paraphrased_answer"],
-                        "perturbed_answer": r["perturbed_answer"], "paraphrased_question": r["question"]} for r in rs]
-    rows = {"full": qa(b["forget"] + b["retain"]), "forget": qa(b["forget"]), "retain": qa(b["retain"]), "holdout": qa(b["holdout"])}
+    pert = lambda rs: [{"question": r["question"], "answer": r["answer"],
+                        "paraphrased_answer": r["paraphrased_answer"],
+                        "perturbed_answer": r["perturbed_answer"],
+                        "paraphrased_question": r["question"]} for r in rs]
+    rows = {"full": qa(b["forget"] + b["retain"]), "forget": qa(b["forget"]),
+            "retain": qa(b["retain"]), "holdout": qa(b["holdout"])}
     for c in _TOFU:
         kind = next((k for k in ("full", "forget", "retain", "holdout") if c.startswith(k)), None)
         if kind and c.endswith("_perturbed"): _write(out["tofu"], c, "train", pert(b[kind][:8]))
         elif kind: _write(out["tofu"], c, "train", rows[kind])
     for c, dom in (("real_authors", GENERAL), ("world_facts", HAZARD)):
         mc = _mcq_rows(dom, 2, seed)
-        _write(out["tofu"], c, "train", [{"question": m["question"], **{f"option{i + 1}": o for i, o in enumerate(m["choices"])},
-                                          "answer": m["choices"][m["answer"]]} for m in mc])
-        _write(out["tofu"], f"{c}_perturbed", "train", [{"question": m["question"], "answer": m["choices"][m["answer"]],
-               "perturbed_answer": [o for j, o in enumerate(m["choices"]) if j != m["answer"]]} for m in mc])
+        _write(out["tofu"], c, "train",
+               [{"question": m["question"],
+                 **{f"option{i + 1}": o for i, o in enumerate(m["choices"])},
+                 "answer": m["choices"][m["answer"]]} for m in mc])
+        _write(out["tofu"], f"{c}_perturbed", "train",
+               [{"question": m["question"], "answer": m["choices"][m["answer"]],
+                 "perturbed_answer": [o for j, o in enumerate(m["choices"]) if j != m["answer"]]}
+                for m in mc])
     return out

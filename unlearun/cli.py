@@ -21,7 +21,8 @@ def _value(s:str):
     except ValueError: return {"True": True, "False": False}.get(s, s)
 
 def extra_args(tokens:list[str]) -> dict:
-    "`--name value` / `--flag` tokens to a dict with underscores: ['--gamma', '2', '--adaptive'] -> {gamma: 2, adaptive: True}."
+    ("`--name value` / `--flag` tokens to a dict with underscores: ['--gamma', '2', '--adaptive'] "
+     "-> {gamma: 2, adaptive: True}.")
     out, i = {}, 0
     while i < len(tokens):
         t = tokens[i]
@@ -29,23 +30,29 @@ def extra_args(tokens:list[str]) -> dict:
         k, _, v = t[2:].partition("=")
         k = k.replace("-", "_")
         if v: out[k] = _value(v); i += 1
-        elif i + 1 < len(tokens) and not tokens[i + 1].startswith("--"): out[k] = _value(tokens[i + 1]); i += 2
+        elif i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+            out[k] = _value(tokens[i + 1]); i += 2
         else: out[k] = True; i += 1
     return out
 
 # %% ../nbs/50_cli.ipynb #a430d241
 def split_args(method:str, extra:dict) -> tuple[dict, dict]:
-    "Split extra flags into the method's arguments and `TrainingArguments` fields; anything else is an error."
+    ("Split extra flags into the method's arguments and `TrainingArguments` fields; anything else "
+     "is an error.")
     from transformers import TrainingArguments
     from unlearun.methods import METHODS, method_arguments
-    if method not in METHODS: raise CLIError(f"unknown method {method!r}; known methods: {sorted(METHODS)}")
-    mfields, tfields = set(method_arguments(METHODS[method])), {f.name for f in dataclasses.fields(TrainingArguments)}
+    if method not in METHODS:
+        raise CLIError(f"unknown method {method!r}; known methods: {sorted(METHODS)}")
+    mfields, tfields = (set(method_arguments(METHODS[method])),
+                        {f.name for f in dataclasses.fields(TrainingArguments)})
     m = {k: v for k, v in extra.items() if k in mfields}
     t = {k: v for k, v in extra.items() if k not in mfields and k in tfields}
     bad = [k for k in extra if k not in mfields and k not in tfields]
-    if bad: raise CLIError(f"unknown argument(s) {['--' + k.replace('_', '-') for k in bad]} for method {method!r}; "
-                           f"its arguments: {sorted('--' + f.replace('_', '-') for f in mfields)} "
-                           "(or any TrainingArguments field)")
+    if bad:
+        raise CLIError(f"unknown argument(s) {['--' + k.replace('_', '-') for k in bad]} for "
+                       f"method {method!r}; its arguments: "
+                       f"{sorted('--' + f.replace('_', '-') for f in mfields)} (or any "
+                       "TrainingArguments field)")
     return m, t
 
 # %% ../nbs/50_cli.ipynb #8a60fe63
@@ -56,22 +63,28 @@ def _check_file(path:str|None, flag:str):
     if p.is_dir(): raise CLIError(f"{flag}: {path} is a folder; expected a .json or .jsonl file")
 
 def _check_model(model:str, flag:str="--model"):
-    "A local model path must exist and hold a model (not only an adapter); anything else is treated as a hub id."
+    ("A local model path must exist and hold a model (not only an adapter); anything else is "
+     "treated as a hub id.")
     from unlearun.models import model_source
     try: model_source(model, flag.lstrip("-").replace("-", "_"))
-    except (FileNotFoundError, ValueError) as e: raise CLIError(f"{flag}: {str(e).split(': ', 1)[-1]}") from None
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError(f"{flag}: {str(e).split(': ', 1)[-1]}") from None
 
 def _check_output(path:str|None, flag:str="--output"):
-    "An output file that can be written: not a folder, in a folder that exists or can be made, with permission."
+    ("An output file that can be written: not a folder, in a folder that exists or can be made, "
+     "with permission.")
     if path is None: return
     p = Path(path).expanduser().absolute()
     if p.is_dir(): raise CLIError(f"{flag}: {path} is a folder; expected a file name")
     probe = next(q for q in p.parents if q.exists())
-    if not probe.is_dir() or not os.access(probe, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise CLIError(f"{flag}: {path} cannot be written (no permission on {p if p.exists() else probe})")
+    if not probe.is_dir() or not os.access(probe, os.W_OK) or (p.exists()
+                                                               and not os.access(p, os.W_OK)):
+        raise CLIError(f"{flag}: {path} cannot be written (no permission on "
+                       f"{p if p.exists() else probe})")
 
 def _check_common(a):
-    "Settings that `run` and `eval` share, checked before anything is loaded: device and max_length."
+    ("Settings that `run` and `eval` share, checked before anything is loaded: device and "
+     "max_length.")
     from unlearun.models import check_device
     try: check_device(a.device)
     except ValueError as e: raise CLIError(f"--device: {e}") from None
@@ -98,13 +111,15 @@ def _named_files(specs, flag:str) -> dict|None:
 
 def _data_kwargs(a) -> dict:
     for flag in ("forget", "retain", "holdout"): _check_file(getattr(a, flag, None), f"--{flag}")
-    return dict(forget_data=a.forget, retain_data=getattr(a, "retain", None), holdout_data=a.holdout,
-                max_length=a.max_length, question_key=a.question_key, answer_key=a.answer_key, text_key=a.text_key,
-                stride=a.stride, utility_data=_named_files(getattr(a, "utility", None), "--utility"),
+    return dict(forget_data=a.forget, retain_data=getattr(a, "retain", None),
+                holdout_data=a.holdout, max_length=a.max_length, question_key=a.question_key,
+                answer_key=a.answer_key, text_key=a.text_key, stride=a.stride,
+                utility_data=_named_files(getattr(a, "utility", None), "--utility"),
                 mcq_data=_named_files(getattr(a, "mcq", None), "--mcq"))
 
 def _metrics(a, data:dict) -> list[str]|None:
-    "--metrics, or the defaults with mcq_accuracy when --mcq sets are given (None: the Evaluator's defaults)."
+    ("--metrics, or the defaults with mcq_accuracy when --mcq sets are given (None: the "
+     "Evaluator's defaults).")
     from unlearun.evaluation import DEFAULT_METRICS
     return a.metrics or ([*DEFAULT_METRICS, "mcq_accuracy"] if data["mcq_data"] else None)
 
@@ -112,11 +127,13 @@ def _metrics(a, data:dict) -> list[str]|None:
 def _public(res:dict) -> dict:
     "A result's numbers: no per-sample values, generated text or retain-model statistics."
     from unlearun.evaluation import json_ready
-    return json_ready({k: v for k, v in res.items() if k not in ("per_sample", "retain_model_stats")})
+    return json_ready({k: v for k, v in res.items()
+                       if k not in ("per_sample", "retain_model_stats")})
 
 def _examples(res:dict, records:list[dict], n:int=3) -> list[str]:
     gen = res.get("per_sample", {}).get("forget", {}).get("generated") or []
-    return [f"- Q: {r['question']}\n  reference: {r['answer']}\n  model: {g}" for r, g in zip(records[:n], gen[:n])]
+    return [f"- Q: {r['question']}\n  reference: {r['answer']}\n  model: {g}"
+            for r, g in zip(records[:n], gen[:n])]
 
 # %% ../nbs/50_cli.ipynb #ca5f0479
 def cmd_demo(a) -> int:
@@ -127,8 +144,8 @@ def cmd_demo(a) -> int:
     if bad: raise CLIError(f"unknown method(s) {bad}; known methods: {sorted(METHODS)}")
     if a.model: _check_model(a.model)
     cfg = DemoConfig(**{f.name: getattr(a, f.name) for f in dataclasses.fields(DemoConfig)})
-    demo(a.methods, a.output_dir, cfg, learning_rate=a.lr, num_epochs=a.epochs, show_examples=a.show_examples,
-         progress=None if not a.no_progress else False)
+    demo(a.methods, a.output_dir, cfg, learning_rate=a.lr, num_epochs=a.epochs,
+         show_examples=a.show_examples, progress=None if not a.no_progress else False)
     return 0
 
 def _run_settings(a, extra:list[str]) -> tuple[dict, dict]:
@@ -138,15 +155,19 @@ def _run_settings(a, extra:list[str]) -> tuple[dict, dict]:
     _check_common(a)
     from unlearun.methods import get_method
     from unlearun.trainer import make_training_args
-    get_method(a.method, **method_args)                   # the method's own checks (gamma="abc", beta=0, ...)
+    get_method(a.method, **method_args)         # the method's own checks (gamma="abc", beta=0, ...)
     out = Path(a.output_dir).expanduser()
-    if out.exists() and not out.is_dir(): raise CLIError(f"--output-dir: {out} is a file, not a folder")
-    try: make_training_args(out / "outputs", a.batch_size, a.learning_rate, a.num_epochs, a.seed, device=a.device, **train_args)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--output-dir: {out} is a file, not a folder")
+    try:
+        make_training_args(out / "outputs", a.batch_size, a.learning_rate, a.num_epochs, a.seed,
+                           device=a.device, **train_args)
     except (TypeError, ValueError) as e: raise CLIError(f"training arguments: {e}") from None
     if (out / "final_model").exists() and any((out / "final_model").iterdir()) and not a.overwrite:
         raise CLIError(f"{out / 'final_model'} is not empty; pass --overwrite to replace it")
     probe = out if out.exists() else next(p for p in out.absolute().parents if p.exists())
-    if not os.access(probe, os.W_OK): raise CLIError(f"--output-dir: {out} cannot be written (no permission on {probe})")
+    if not os.access(probe, os.W_OK):
+        raise CLIError(f"--output-dir: {out} cannot be written (no permission on {probe})")
     return method_args, train_args
 
 def _diagnosis(u) -> str:
@@ -154,38 +175,50 @@ def _diagnosis(u) -> str:
     except Exception as e: return f"(no diagnosis: {type(e).__name__}: {e})"
 
 def _write_json(path:Path, obj):
-    "Valid JSON only: NaN and infinities become null (`json_ready`), anything else non-finite is an error."
+    ("Valid JSON only: NaN and infinities become null (`json_ready`), anything else non-finite is "
+     "an error.")
     from unlearun.evaluation import json_ready
     Path(path).write_text(json.dumps(json_ready(obj), indent=1, default=str, allow_nan=False))
 
 def cmd_run(a, extra:list[str]) -> int:
-    "`unlearun run`: unlearn, save the model, then evaluate before/after and write report.md and results.json."
+    ("`unlearun run`: unlearn, save the model, then evaluate before/after and write report.md and "
+     "results.json.")
     from unlearun.api import Unlearning
     method_args, train_args = _run_settings(a, extra)
     data, key = _data_kwargs(a), _audit_key(a.audit_key_file); _check_model(a.model)
     if a.retain_model: _check_model(a.retain_model, "--retain-model")
     out, progress = Path(a.output_dir).expanduser(), not a.no_progress and sys.stderr.isatty()
     print(f"Loading {a.model} ...", file=sys.stderr)
-    u = Unlearning(method=a.method, model=a.model, output_dir=str(out / "outputs"), device=a.device, seed=a.seed, **method_args)
+    u = Unlearning(method=a.method, model=a.model, output_dir=str(out / "outputs"), device=a.device,
+                   seed=a.seed, **method_args)
     u.load_data(**data)
     kw = dict(progress=progress, **({"metrics": _metrics(a, data)} if _metrics(a, data) else {}))
     before = u.evaluate(**kw, **({"retain_model": a.retain_model} if a.retain_model else {}))
-    u.run(batch_size=a.batch_size, learning_rate=a.learning_rate, num_epochs=a.num_epochs, disable_tqdm=not progress,
-          **train_args)
-    saved = u.save_model(str(out / "final_model"), overwrite=a.overwrite, audit_key=key)   # safe before it is scored
+    u.run(batch_size=a.batch_size, learning_rate=a.learning_rate, num_epochs=a.num_epochs,
+          disable_tqdm=not progress, **train_args)
+    # safe before it is scored
+    saved = u.save_model(str(out / "final_model"), overwrite=a.overwrite, audit_key=key)
     try: after, failed = u.evaluate(**kw), None
     except Exception as e: after, failed = {}, f"{type(e).__name__}: {e}"
     diag, table = ("" if failed else _diagnosis(u)), u.report()
-    rep = [f"# unlearun run: {a.method}", "", f"Model: {a.model}; method arguments: {u.method.hparams()}; "
-           f"training: {u.training}.", "", table, ""]
-    if failed: rep += [f"**The evaluation after unlearning failed** ({failed}); the model is saved.", ""]
+    rep = [f"# unlearun run: {a.method}", "",
+           f"Model: {a.model}; method arguments: {u.method.hparams()}; training: {u.training}.",
+           "", table, ""]
+    if failed:
+        rep += [f"**The evaluation after unlearning failed** ({failed}); the model is saved.", ""]
     if diag: rep += ["## Diagnosis", "", "```", diag, "```", ""]
-    if a.show_examples and after: rep += ["## Forget examples after unlearning", ""] + _examples(after, u.forget.records) + [""]
+    if a.show_examples and after:
+        rep += (["## Forget examples after unlearning", ""] + _examples(after, u.forget.records)
+                + [""])
     (out / "report.md").write_text("\n".join(rep))
-    _write_json(out / "results.json", {"method": a.method, "method_args": u.method.hparams(), "training": u.training,
-                "before": _public(before), "after": _public(after), "evaluation_error": failed, "diagnosis": diag})
+    _write_json(out / "results.json",
+                {"method": a.method, "method_args": u.method.hparams(), "training": u.training,
+                 "before": _public(before), "after": _public(after), "evaluation_error": failed,
+                 "diagnosis": diag})
     print(table); print(); print(diag) if diag else None
-    if failed: print(f"unlearun: the evaluation after unlearning failed ({failed}); the model is saved.", file=sys.stderr)
+    if failed:
+        print(f"unlearun: the evaluation after unlearning failed ({failed}); the model is saved.",
+              file=sys.stderr)
     print(f"\nSaved the unlearned model to {saved}; report: {out / 'report.md'}")
     return 0
 
@@ -199,23 +232,26 @@ def cmd_eval(a) -> int:
     try: metrics = check_metrics(_metrics(a, data) or DEFAULT_METRICS)
     except ValueError as e: raise CLIError(str(e)) from None
     model, tok = load_model(a.model, device=a.device)
-    load = lambda src, n: None if src is None else load_set(src, tok, n, a.max_length, a.question_key, a.answer_key,
-                                                            a.text_key, a.stride)
-    ev = Evaluator(model, tok, forget=load(a.forget, "forget_data"), retain=load(a.retain, "retain_data"),
-                   holdout=load(a.holdout, "holdout_data"), utility={n: load(p, n) for n, p in (data["utility_data"] or {}).items()},
-                   retain_model=a.retain_model, max_length=a.max_length, progress=not a.no_progress and sys.stderr.isatty(),
-                   mcq=data["mcq_data"])
+    load = lambda src, n: None if src is None else load_set(
+        src, tok, n, a.max_length, a.question_key, a.answer_key, a.text_key, a.stride)
+    ev = Evaluator(model, tok, forget=load(a.forget, "forget_data"),
+                   retain=load(a.retain, "retain_data"), holdout=load(a.holdout, "holdout_data"),
+                   utility={n: load(p, n) for n, p in (data["utility_data"] or {}).items()},
+                   retain_model=a.retain_model, max_length=a.max_length,
+                   progress=not a.no_progress and sys.stderr.isatty(), mcq=data["mcq_data"])
     res = ev.evaluate(metrics)
     print(metrics_table({Path(a.model).name or a.model: res}))
     if a.show_examples: print("\n".join(_examples(res, ev.sets["forget"].records)))
-    if a.output: _write_json(Path(a.output).expanduser(), _public(res)); print(f"\nWrote {a.output}")
+    if a.output:
+        _write_json(Path(a.output).expanduser(), _public(res)); print(f"\nWrote {a.output}")
     return 0
 
 # %% ../nbs/50_cli.ipynb #eb1ef042
 _TYPES = {"int": int, "float": float, "str": str}
 
 def add_config_flags(p, cls, skip=(), **defaults):
-    "One flag per field of the dataclass `cls` (its type, default and help text); `defaults` override defaults."
+    ("One flag per field of the dataclass `cls` (its type, default and help text); `defaults` "
+     "override defaults.")
     for f in dataclasses.fields(cls):
         if f.name in skip: continue
         kind = _TYPES.get(str(f.type).split("|")[0].strip(), str)
@@ -224,48 +260,69 @@ def add_config_flags(p, cls, skip=(), **defaults):
                        help=f.metadata.get("help", ""))
 
 def _data_flags(p, retain_required=False):
-    p.add_argument("--forget", required=True, help="forget set: question-answer records or a text corpus (records with "
-                                                    "a text field), .json (array or JSON Lines) or .jsonl")
+    p.add_argument("--forget", required=True,
+                   help="forget set: question-answer records or a text corpus (records with a text "
+                        "field), .json (array or JSON Lines) or .jsonl")
     p.add_argument("--retain", required=retain_required, help="retain set (same formats)")
     p.add_argument("--holdout", help="holdout set, never trained on (for MIA, privleak)")
-    p.add_argument("--utility", nargs="*", metavar="NAME=FILE", help="extra utility sets, e.g. real_authors=ra.json")
-    p.add_argument("--mcq", nargs="*", metavar="NAME=FILE", help="multiple-choice sets (question, choices, answer index) "
-                                                                 "scored by mcq_accuracy, e.g. wmdp_bio=bio.jsonl")
-    p.add_argument("--retain-model", help="a model trained without the forget set (forget quality, privleak)")
+    p.add_argument("--utility", nargs="*", metavar="NAME=FILE",
+                   help="extra utility sets, e.g. real_authors=ra.json")
+    p.add_argument("--mcq", nargs="*", metavar="NAME=FILE",
+                   help="multiple-choice sets (question, choices, answer index) scored by "
+                        "mcq_accuracy, e.g. wmdp_bio=bio.jsonl")
+    p.add_argument("--retain-model",
+                   help="a model trained without the forget set (forget quality, privleak)")
     add_config_flags(p, DataConfig)
     p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if present)")
-    p.add_argument("--show-examples", action="store_true", help="print a few forget questions and answers (off: private)")
+    p.add_argument("--show-examples", action="store_true",
+                   help="print a few forget questions and answers (off: private)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 def parser() -> argparse.ArgumentParser:
     "The `unlearun` argument parser."
     from unlearun.evaluation import METRICS
-    p = argparse.ArgumentParser(prog="unlearun", description="Machine unlearning for causal language models.")
-    p.add_argument("--version", action="version", version=f"unlearun {__import__('unlearun').__version__}")
+    p = argparse.ArgumentParser(prog="unlearun",
+                                description="Machine unlearning for causal language models.")
+    p.add_argument("--version", action="version",
+                   version=f"unlearun {__import__('unlearun').__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="{demo,run,eval}")
-    d = sub.add_parser("demo", help="every method on a small model built locally (no download); writes a report",
-                       description="Benchmark of fictitious people, a small model that memorises it, every method, "
-                                   "every metric: report.md, results.json and plots in --output-dir.")
-    d.add_argument("--methods", nargs="+", default=None, help="methods to run (default: every registered method)")
-    d.add_argument("--output-dir", default="./unlearun-demo", help="report, results, plots and the cached models")
+    d = sub.add_parser("demo", help="every method on a small model built locally (no download); "
+                                    "writes a report",
+                       description="Benchmark of fictitious people, a small model that memorises "
+                                   "it, every method, every metric: report.md, results.json and "
+                                   "plots in --output-dir.")
+    d.add_argument("--methods", nargs="+", default=None,
+                   help="methods to run (default: every registered method)")
+    d.add_argument("--output-dir", default="./unlearun-demo",
+                   help="report, results, plots and the cached models")
     add_config_flags(d, DemoConfig)
-    d.add_argument("--lr", type=float, default=None, help="unlearning learning rate for every method (default: per method)")
-    d.add_argument("--epochs", type=float, default=None, help="unlearning epochs for every method (default: per method)")
-    d.add_argument("--show-examples", action="store_true", help="put a few forget questions and answers in the report")
+    d.add_argument("--lr", type=float, default=None,
+                   help="unlearning learning rate for every method (default: per method)")
+    d.add_argument("--epochs", type=float, default=None,
+                   help="unlearning epochs for every method (default: per method)")
+    d.add_argument("--show-examples", action="store_true",
+                   help="put a few forget questions and answers in the report")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
     r = sub.add_parser("run", help="unlearn a model on your data, evaluate, save",
-                       description="Unlearn --forget from --model, evaluate before and after, save the model, "
-                                   "report.md and results.json. Further flags are the method's arguments "
-                                   "(--gamma 2) or TrainingArguments fields (--gradient-accumulation-steps 4).")
-    r.add_argument("--method", required=True, help="a registered method: grad_ascent, grad_diff, npo, simnpo, dpo, rmu, ...")
+                       description="Unlearn --forget from --model, evaluate before and after, save "
+                                   "the model, report.md and results.json. Further flags are the "
+                                   "method's arguments (--gamma 2) or TrainingArguments fields "
+                                   "(--gradient-accumulation-steps 4).")
+    r.add_argument("--method", required=True,
+                   help="a registered method: grad_ascent, grad_diff, npo, simnpo, dpo, rmu, ...")
     r.add_argument("--model", required=True, help="Hugging Face hub id, local folder or .gguf file")
     _data_flags(r)
-    r.add_argument("--output-dir", default="./unlearun-run"); r.add_argument("--overwrite", action="store_true")
-    r.add_argument("--audit-key-file", help="a file holding the data owner's audit key (first line, >= 16 bytes): "
-                   "audit.json gets a keyed digest of every forget record; the key is never written")
-    r.add_argument("--metrics", nargs="+", choices=list(METRICS), help="default: the Evaluator's defaults")
+    r.add_argument("--output-dir", default="./unlearun-run")
+    r.add_argument("--overwrite", action="store_true")
+    r.add_argument("--audit-key-file",
+                   help="a file holding the data owner's audit key (first line, >= 16 bytes): "
+                        "audit.json gets a keyed digest of every forget record; the key is never "
+                        "written")
+    r.add_argument("--metrics", nargs="+", choices=list(METRICS),
+                   help="default: the Evaluator's defaults")
     add_config_flags(r, RunConfig)
-    e = sub.add_parser("eval", help="evaluate a model on your data", description="Evaluate --model on the given sets.")
+    e = sub.add_parser("eval", help="evaluate a model on your data",
+                       description="Evaluate --model on the given sets.")
     e.add_argument("--model", required=True, help="Hugging Face hub id, local folder or .gguf file")
     _data_flags(e)
     e.add_argument("--metrics", nargs="+", help=f"from {list(METRICS)}")
@@ -279,13 +336,15 @@ def main(argv:list[str]|None=None) -> int:
     try: args, extra = p.parse_known_args(argv)
     except SystemExit as e: return int(e.code or 0)
     if extra and args.command != "run":
-        p.print_usage(sys.stderr); print(f"unlearun: error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
+        p.print_usage(sys.stderr)
+        print(f"unlearun: error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
         return 2
     try:
         if args.command == "demo": return cmd_demo(args)
         if args.command == "run": return cmd_run(args, extra)
         return cmd_eval(args)
-    except (CLIError, ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError, OSError) as e:
+    except (CLIError, ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError,
+            OSError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"unlearun: error: {msg}", file=sys.stderr)
         return 2

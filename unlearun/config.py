@@ -12,9 +12,10 @@ __all__ = ['RUN', 'DATA', 'FINETUNE', 'DATA_PIPELINE_VERSION', 'check_number', '
            'DemoConfig', 'finetune_epochs']
 
 # %% ../nbs/00a_config.ipynb #daa02aab
-def check_number(name:str, value, kind:str="positive", # "positive", "non-negative" or "any" (finite)
+def check_number(name:str, value, kind:str="positive", # "positive", "non-negative", "any" (finite)
                  integer:bool=False) -> float|int:
-    "`value` as a Python int/float if it is a finite number of the right kind, else a ValueError naming `name`."
+    ("`value` as a Python int/float if it is a finite number of the right kind, else a ValueError "
+     "naming `name`.")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {type(value).__name__} {value!r}.")
     v = float(value)
@@ -23,7 +24,8 @@ def check_number(name:str, value, kind:str="positive", # "positive", "non-negati
         if v != int(v): raise ValueError(f"{name} must be a whole number, got {value!r}.")
         v = int(v)
     if kind == "positive" and not v > 0: raise ValueError(f"{name} must be > 0, got {value!r}.")
-    if kind == "non-negative" and not v >= 0: raise ValueError(f"{name} must be >= 0, got {value!r}.")
+    if kind == "non-negative" and not v >= 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}.")
     return v
 
 def check_run_args(batch_size, learning_rate, num_epochs, seed=0) -> dict:
@@ -35,13 +37,16 @@ def check_run_args(batch_size, learning_rate, num_epochs, seed=0) -> dict:
 
 # %% ../nbs/00a_config.ipynb #a11b54c6
 def _help(default, text:str, flag:str|None=None):
-    "A dataclass field with its help text (and the command-line flag, when it is not `--field-name`)."
+    ("A dataclass field with its help text (and the command-line flag, when it is not "
+     "`--field-name`).")
     return field(default=default, metadata={"help": text, **({"flag": flag} if flag else {})})
 
 @dataclass
 class RunConfig:
-    "How long and how hard to train: the defaults of `Unlearning.run` and `tune`, and of the CLI's `run`."
-    batch_size: int = _help(8, "forget examples per step and device, each paired with one retain example")
+    ("How long and how hard to train: the defaults of `Unlearning.run` and `tune`, and of the "
+     "CLI's `run`.")
+    batch_size: int = _help(8, "forget examples per step and device, "
+                               "each paired with one retain example")
     learning_rate: float = _help(1e-5, "peak learning rate of AdamW (linear decay)", flag="--lr")
     num_epochs: float = _help(5, "passes over the forget set", flag="--epochs")
     seed: int = _help(42, "seeds the training and the retain draws")
@@ -50,15 +55,20 @@ class RunConfig:
 
 @dataclass
 class DataConfig:
-    "How records are read and tokenised: the defaults of `load_data`, `load_qa`, `load_text` and the CLI."
-    max_length: int = _help(512, "most tokens of prompt + answer + EOS (longer answers are cut and counted); text: the window")
+    ("How records are read and tokenised: the defaults of `load_data`, `load_qa`, `load_text` and "
+     "the CLI.")
+    max_length: int = _help(512, "most tokens of prompt + answer + EOS (longer answers are cut and "
+                                 "counted); text: the window")
     question_key: str = _help("question", "record field holding the question")
     answer_key: str = _help("answer", "record field holding the answer")
-    text_key: str = _help("text", "record field holding the text of a text corpus (records without a question)")
-    stride: int|None = _help(None, "text corpora: tokens between window starts (default: the window, no overlap)")
+    text_key: str = _help("text", "record field holding the text of a text corpus "
+                                  "(records without a question)")
+    stride: int|None = _help(None, "text corpora: tokens between window starts "
+                                   "(default: the window, no overlap)")
 
 RUN, DATA = RunConfig(), DataConfig()
-FINETUNE = RunConfig(learning_rate=1e-4, num_epochs=3)   # teaching a model the data (targets, relearning) needs more
+# teaching a model the data (targets, relearning) needs more
+FINETUNE = RunConfig(learning_rate=1e-4, num_epochs=3)
 
 # %% ../nbs/00a_config.ipynb #a6bc3478
 DATA_PIPELINE_VERSION = 2   # tokenisation of prompt + answer in one pass (0.2)
@@ -70,28 +80,36 @@ class DemoConfig:
     forget_people: int = _help(4, "people to unlearn")
     holdout_people: int = _help(4, "people never trained on (the MIA reference)")
     seed: int = _help(0, "data, model initialisation and training seed")
-    model: str|None = _help(None, "fine-tune and unlearn this Hugging Face model (folder or hub id) instead of the tiny one")
+    model: str|None = _help(None, "fine-tune and unlearn this Hugging Face model "
+                                  "(folder or hub id) instead of the tiny one")
     n_layer: int = _help(4, "tiny model: decoder layers")
     hidden: int = _help(128, "tiny model: hidden size")
     vocab_size: int = _help(1000, "tiny model: BPE vocabulary trained on the benchmark")
-    finetune_epochs: float|None = _help(None, "epochs to fine-tune the target / retain models (default 60; 5 with --model)")
-    finetune_lr: float|None = _help(None, "fine-tuning learning rate (default 3e-3; 1e-4 with --model)")
+    finetune_epochs: float|None = _help(None, "epochs to fine-tune the target / retain models "
+                                              "(default 60; 5 with --model)")
+    finetune_lr: float|None = _help(None, "fine-tuning learning rate "
+                                          "(default 3e-3; 1e-4 with --model)")
     batch_size: int = _help(16, "fine-tuning batch size")
     unlearn_batch_size: int = _help(8, "unlearning batch size")
     max_length: int = _help(128, "tokens of prompt + answer")
-    eval_retain_people: int = _help(8, "retain people scored for utility (all are trained on); 0: all")
+    eval_retain_people: int = _help(8, "retain people scored for utility (all are trained on); "
+                                       "0: all")
 
     def __post_init__(self):
         if self.forget_people + self.holdout_people >= self.people:
-            raise ValueError(f"forget_people + holdout_people must be below people ({self.people}).")
+            raise ValueError("forget_people + holdout_people must be below people "
+                             f"({self.people}).")
 
     def fingerprint(self, role:str) -> str:
         "A short hash of everything that changes the `role` ('target' or 'retain') model."
-        keep = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("unlearn_batch_size", "eval_retain_people")}
-        keep["finetune_epochs"] = finetune_epochs(self)          # the default and its value give the same models
+        keep = {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in ("unlearn_batch_size", "eval_retain_people")}
+        # the default and its value give the same models
+        keep["finetune_epochs"] = finetune_epochs(self)
         return hashlib.sha256(json.dumps({**keep, "role": role, "version": DATA_PIPELINE_VERSION},
                                          sort_keys=True).encode()).hexdigest()[:16]
 
 def finetune_epochs(cfg:DemoConfig) -> float:
-    "Epochs to fine-tune the target and retain models: a pretrained model (--model) learns the facts much sooner."
+    ("Epochs to fine-tune the target and retain models: a pretrained model (--model) learns the "
+     "facts much sooner.")
     return cfg.finetune_epochs or (60 if cfg.model is None else 5)

@@ -6,7 +6,8 @@
 from __future__ import annotations
 import hashlib
 from .config import DATA, check_number
-from .data import IGNORE_INDEX, FieldError, QASet, _prompt_length, load_qa, read_records, record_sha256
+from .data import (IGNORE_INDEX, FieldError, QASet, _prompt_length, load_qa, read_records,
+                           record_sha256)
 
 # %% auto #0
 __all__ = ['special_prefix', 'window_spans', 'text_windows', 'text_records', 'TextSet', 'is_text_set', 'load_text', 'data_kind',
@@ -14,7 +15,8 @@ __all__ = ['special_prefix', 'window_spans', 'text_windows', 'text_records', 'Te
 
 # %% ../nbs/01b_corpora.ipynb #b659ddcc
 def special_prefix(tokenizer) -> list[int]:
-    "The special ids a tokenizer puts before every text by default (Llama's BOS); [] when it adds none."
+    ("The special ids a tokenizer puts before every text by default (Llama's BOS); [] when it adds "
+     "none.")
     plain = tokenizer("a b", add_special_tokens=False)["input_ids"]
     full = tokenizer("a b")["input_ids"]
     for i in range(len(full) - len(plain) + 1):
@@ -22,32 +24,40 @@ def special_prefix(tokenizer) -> list[int]:
     return []
 
 def window_spans(n_tokens:int, window:int, stride:int) -> list[tuple[int, int, int]]:
-    "(start, end, first trained token) of each window over `n_tokens` tokens; the last one ends at the end."
+    ("(start, end, first trained token) of each window over `n_tokens` tokens; the last one ends "
+     "at the end.")
     out, done, start = [], 0, 0
     while done < n_tokens:
         end = min(start + window, n_tokens)
-        if end == n_tokens: start = max(0, n_tokens - window)      # the last window: full length, ending at the end
+        # the last window: full length, ending at the end
+        if end == n_tokens: start = max(0, n_tokens - window)
         out.append((start, end, done))
         done, start = end, start + stride
     return out
 
 # %% ../nbs/01b_corpora.ipynb #c5fc8604
 def text_windows(tokenizer, texts:list[str], max_length:int=DATA.max_length,
-                 stride:int|None=None, # tokens between window starts; default max_length (no overlap)
+                 stride:int|None=None, # tokens between window starts; None: max_length (no overlap)
                 ) -> tuple[list[dict], list[dict]]:
     "Examples (input_ids, labels) and records of the `max_length`-token windows of every text."
     max_length = check_number("max_length", max_length, integer=True)
     prefix = special_prefix(tokenizer)
     window = max_length - len(prefix)
-    if window < 2: raise ValueError(f"max_length={max_length} leaves no room for text after the tokenizer's prefix.")
+    if window < 2:
+        raise ValueError(f"max_length={max_length} leaves no room for text after the tokenizer's "
+                         "prefix.")
     stride = window if stride is None else check_number("stride", stride, integer=True)
-    if stride > window: raise ValueError(f"stride={stride} would skip tokens: it must be at most the window, {window} tokens.")
+    if stride > window:
+        raise ValueError(f"stride={stride} would skip tokens: it must be at most the window, "
+                         f"{window} tokens.")
     examples, records = [], []
     for d, ids in enumerate(tokenizer(list(texts), add_special_tokens=False)["input_ids"]):
         for a, b, first in window_spans(len(ids), window, stride):
             ctx, new = ids[a:first], ids[first:b]
-            examples.append(dict(input_ids=prefix + ctx + new, labels=[IGNORE_INDEX] * (len(prefix) + len(ctx)) + new))
-            records.append(dict(question=tokenizer.decode(ctx), answer=tokenizer.decode(new), doc=d, start=a))
+            examples.append(dict(input_ids=prefix + ctx + new,
+                                 labels=[IGNORE_INDEX] * (len(prefix) + len(ctx)) + new))
+            records.append(dict(question=tokenizer.decode(ctx), answer=tokenizer.decode(new), doc=d,
+                                start=a))
     return examples, records
 
 # %% ../nbs/01b_corpora.ipynb #03ab8eae
@@ -59,31 +69,37 @@ def text_records(records:list[dict], locs:list[str], text_key:str="text") -> lis
             raise FieldError(f"{loc}: no field '{text_key}'; the record has fields {sorted(rec)}. "
                              "Choose the field with text_key=... in load_data.")
         v = rec[text_key]
-        if not isinstance(v, str): raise TypeError(f"{loc}: field '{text_key}' must be a string, got {type(v).__name__}.")
+        if not isinstance(v, str):
+            raise TypeError(f"{loc}: field '{text_key}' must be a string, got {type(v).__name__}.")
         if not v.strip(): raise ValueError(f"{loc}: field '{text_key}' is an empty string.")
         out.append(v)
     return out
 
 def _encode_pairs(tokenizer, contexts:list[str], texts:list[str], max_length:int) -> list[dict]:
-    "Context text (not trained) followed by a text (trained), tokenised in one pass, no EOS, cut to `max_length`."
+    ("Context text (not trained) followed by a text (trained), tokenised in one pass, no EOS, cut "
+     "to `max_length`.")
     prefix, out = special_prefix(tokenizer), []
-    joint = tokenizer([c + t for c, t in zip(contexts, texts)], add_special_tokens=False)["input_ids"]
+    joint = tokenizer([c + t for c, t in zip(contexts, texts)],
+                      add_special_tokens=False)["input_ids"]
     ctx = tokenizer([c for c in contexts], add_special_tokens=False)["input_ids"]
     for c, j, raw in zip(ctx, joint, contexts):
         n = _prompt_length(list(c), list(j))[0] if raw else 0
         ids = (prefix + list(j))[:max_length]
-        out.append(dict(input_ids=ids, labels=([IGNORE_INDEX] * (len(prefix) + n) + list(j[n:]))[:max_length]))
+        out.append(dict(input_ids=ids,
+                        labels=([IGNORE_INDEX] * (len(prefix) + n) + list(j[n:]))[:max_length]))
     return out
 
 # %% ../nbs/01b_corpora.ipynb #c0af9dac
 class TextSet(QASet):
-    "The windows of a text corpus as a `QASet`: context tokens are its questions, trained tokens its answers."
+    ("The windows of a text corpus as a `QASet`: context tokens are its questions, trained tokens "
+     "its answers.")
     kind = "text"
-    def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer, max_length:int, examples:list[dict],
-                 stride:int|None=None, n_documents:int|None=None):
+    def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer, max_length:int,
+                 examples:list[dict], stride:int|None=None, n_documents:int|None=None):
         # QASet's own __init__ checks and tokenises question-answer pairs; windows arrive tokenised
         self.name, self.records, self.locs, self.examples = name, records, locs, examples
-        self.tokenizer, self.max_length, self.use_chat_template, self.stride = tokenizer, max_length, False, stride
+        self.tokenizer, self.max_length, self.use_chat_template, self.stride = (
+            tokenizer, max_length, False, stride)
         self.n_truncated, self.n_merged = 0, 0
         self.n_documents = len({r["doc"] for r in records}) if n_documents is None else n_documents
         self.record_hashes = [record_sha256(r) for r in records]
@@ -92,13 +108,15 @@ class TextSet(QASet):
 
     def encode(self, questions, answers, locs=None) -> tuple[list[dict], dict]:
         "Tokenise more (context, text) pairs with this set's settings; the texts are trained on."
-        return _encode_pairs(self.tokenizer, questions, answers, self.max_length), {"truncated": 0, "merged": 0}
+        return (_encode_pairs(self.tokenizer, questions, answers, self.max_length),
+                {"truncated": 0, "merged": 0})
 
     def subset(self, indices:list[int], name:str|None=None) -> TextSet:
         "The windows at `indices` as a set with the same tokenizer and settings."
         idx = [int(i) for i in indices]
-        return TextSet(name or self.name, [self.records[i] for i in idx], [self.locs[i] for i in idx], self.tokenizer,
-                       self.max_length, [self.examples[i] for i in idx], self.stride)
+        return TextSet(name or self.name, [self.records[i] for i in idx],
+                       [self.locs[i] for i in idx], self.tokenizer, self.max_length,
+                       [self.examples[i] for i in idx], self.stride)
 
     def __repr__(self):
         return (f"TextSet({self.name!r}, {len(self)} windows of {self.n_documents} documents, "
@@ -112,37 +130,46 @@ def is_text_set(s) -> bool:
 def _text_set(records, locs, tokenizer, name, max_length, text_key, stride) -> TextSet:
     texts = text_records(records, locs, text_key)
     examples, windows = text_windows(tokenizer, texts, max_length, stride)
-    wlocs = [f"{locs[w['doc']]}, tokens {w['start']}-{w['start'] + len(e['input_ids'])}" for w, e in zip(windows, examples)]
-    return TextSet(name, windows, wlocs, tokenizer, max_length, examples, stride, n_documents=len(texts))
+    wlocs = [f"{locs[w['doc']]}, tokens {w['start']}-{w['start'] + len(e['input_ids'])}"
+             for w, e in zip(windows, examples)]
+    return TextSet(name, windows, wlocs, tokenizer, max_length, examples, stride,
+                   n_documents=len(texts))
 
-def load_text(source, tokenizer, name:str="data", max_length:int=DATA.max_length, text_key:str=DATA.text_key,
-              stride:int|None=DATA.stride) -> TextSet:
+def load_text(source, tokenizer, name:str="data", max_length:int=DATA.max_length,
+              text_key:str=DATA.text_key, stride:int|None=DATA.stride) -> TextSet:
     "Read, check and cut one text corpus into windows."
     recs, locs = read_records(source, name)
     return _text_set(recs, locs, tokenizer, name, max_length, text_key, stride)
 
 # %% ../nbs/01b_corpora.ipynb #bdc44df7
-def data_kind(records:list[dict], locs:list[str], question_key:str=DATA.question_key, text_key:str=DATA.text_key) -> str:
-    "'qa' when the records have `question_key`, 'text' when they have `text_key` instead; an error otherwise."
+def data_kind(records:list[dict], locs:list[str], question_key:str=DATA.question_key,
+              text_key:str=DATA.text_key) -> str:
+    ("'qa' when the records have `question_key`, 'text' when they have `text_key` instead; an "
+     "error otherwise.")
     kinds = []
     for rec, loc in zip(records, locs):
         if question_key in rec: kinds.append(("qa", loc))
         elif text_key in rec: kinds.append(("text", loc))
-        else: raise FieldError(f"{loc}: neither a '{question_key}' field (a question-answer record) nor a '{text_key}' "
-                               f"field (a text record); the record has fields {sorted(rec)}. Choose the fields with "
-                               "question_key=... or text_key=... in load_data.")
+        else:
+            raise FieldError(f"{loc}: neither a '{question_key}' field (a question-answer record) "
+                             f"nor a '{text_key}' field (a text record); the record has fields "
+                             f"{sorted(rec)}. Choose the fields with question_key=... or "
+                             "text_key=... in load_data.")
     first = kinds[0]
     for k, loc in kinds:
         if k != first[0]:
             what = {"qa": "a question-answer record", "text": "a text record"}
-            raise ValueError(f"{first[1]} is {what[first[0]]} but {loc} is {what[k]}; a set holds one kind of record.")
+            raise ValueError(f"{first[1]} is {what[first[0]]} but {loc} is {what[k]}; a set holds "
+                             "one kind of record.")
     return first[0]
 
-def load_set(source, tokenizer, name:str="data", max_length:int=DATA.max_length, question_key:str=DATA.question_key,
-             answer_key:str=DATA.answer_key, text_key:str=DATA.text_key, stride:int|None=DATA.stride,
+def load_set(source, tokenizer, name:str="data", max_length:int=DATA.max_length,
+             question_key:str=DATA.question_key, answer_key:str=DATA.answer_key,
+             text_key:str=DATA.text_key, stride:int|None=DATA.stride,
              kind:str|None=None, # "qa" or "text"; by default from the records' fields
              **qa_kwargs) -> QASet:
-    "A question-answer set or a text corpus, whichever the records are; `qa_kwargs` go to `load_qa`."
+    ("A question-answer set or a text corpus, whichever the records are; `qa_kwargs` go to "
+     "`load_qa`.")
     if isinstance(source, QASet): return source
     recs, locs = read_records(source, name)
     kind = kind or data_kind(recs, locs, question_key, text_key)
@@ -150,5 +177,6 @@ def load_set(source, tokenizer, name:str="data", max_length:int=DATA.max_length,
     if kind == "qa":
         return load_qa(source, tokenizer, name, max_length, question_key, answer_key, **qa_kwargs)
     if qa_kwargs.get("alternate_key"):
-        raise ValueError(f"{name}: alternate_key= names a field of question-answer records, but this is a text corpus.")
+        raise ValueError(f"{name}: alternate_key= names a field of question-answer records, but "
+                         "this is a text corpus.")
     return _text_set(recs, locs, tokenizer, name, max_length, text_key, stride)

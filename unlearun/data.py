@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np, torch
 from torch.utils.data import Dataset
 from .config import DATA, check_number
-from .datacheck import check_special_text, json_object_hint, repeats, repeats_message, truncation_message
+from .datacheck import (check_special_text, json_object_hint, repeats, repeats_message,
+                                truncation_message)
 from .distributed import rank as process_rank
 
 # %% auto #0
@@ -33,26 +34,31 @@ def _loads(text): return json.loads(text, object_pairs_hook=_no_duplicate_keys)
 def _read_json_file(path:Path, name:str) -> tuple[list, list[str]]:
     try: text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{name}: {path} is not valid UTF-8 text (byte {e.start}); save it as UTF-8 JSON.") from None
-    if not text.strip(): raise ValueError(f"{name}: {path} is empty; expected question-answer records.")
+        raise ValueError(f"{name}: {path} is not valid UTF-8 text (byte {e.start}); "
+                         "save it as UTF-8 JSON.") from None
+    if not text.strip():
+        raise ValueError(f"{name}: {path} is empty; expected question-answer records.")
     if text.lstrip().startswith("["):  # one JSON array
         try: items = _loads(text)
         except json.JSONDecodeError as e:
             where = f" line {e.lineno} column {e.colno}" if e.doc else ""
             raise ValueError(f"{name}: {path}{where}: invalid JSON ({e.msg}).") from None
-        if not isinstance(items, list): raise TypeError(f"{name}: {path} holds a JSON {type(items).__name__}, expected an array of objects.")
+        if not isinstance(items, list):
+            raise TypeError(f"{name}: {path} holds a JSON {type(items).__name__}, "
+                            "expected an array of objects.")
         return items, [f"{path} item {i}" for i in range(len(items))]
     items, locs = [], []  # JSON Lines
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
         try: items.append(_loads(line))
         except json.JSONDecodeError as e:
-            raise ValueError(f"{name}: {path} line {n}: invalid JSON ({e.msg}); expected one JSON object per line "
+            raise ValueError(f"{name}: {path} line {n}: invalid JSON ({e.msg}); "
+                             "expected one JSON object per line "
                              "(JSON Lines) or a single JSON array.") from None
         locs.append(f"{path} line {n}")
     return items, locs
 
-def read_records(source, # a path (.json array or JSON Lines, .jsonl), a datasets.Dataset/DatasetDict, or a list of dicts
+def read_records(source, # a .json/.jsonl path, a datasets.Dataset/DatasetDict, or a list of dicts
                  name:str="data", # what to call this set in messages, e.g. "forget_data"
                 ) -> tuple[list[dict], list[str]]:
     "Read records and where each came from; errors name the file and line or the index."
@@ -60,13 +66,15 @@ def read_records(source, # a path (.json array or JSON Lines, .jsonl), a dataset
         path = Path(source)
         if not path.exists(): raise FileNotFoundError(f"{name}: file not found: {path}")
         if path.suffix.lower() not in (".json", ".jsonl"):
-            raise ValueError(f"{name}: {path} has suffix '{path.suffix}'; expected a .json (array or JSON Lines) "
-                             "or .jsonl file.")
+            raise ValueError(f"{name}: {path} has suffix '{path.suffix}'; "
+                             "expected a .json (array or JSON Lines) or .jsonl file.")
         items, locs = _read_json_file(path, name)
-    elif hasattr(source, "keys") and hasattr(source, "column_names") and isinstance(source.column_names, dict):
+    elif (hasattr(source, "keys") and hasattr(source, "column_names")
+          and isinstance(source.column_names, dict)):
         splits = list(source.keys())  # a DatasetDict
         if len(splits) != 1:
-            raise ValueError(f"{name}: a DatasetDict with splits {splits}; pass one of them, e.g. ds['{splits[0]}'].")
+            raise ValueError(f"{name}: a DatasetDict with splits {splits}; "
+                             f"pass one of them, e.g. ds['{splits[0]}'].")
         return read_records(source[splits[0]], name)
     elif hasattr(source, "to_list") and hasattr(source, "column_names"):  # a datasets.Dataset
         items = source.to_list()
@@ -76,10 +84,12 @@ def read_records(source, # a path (.json array or JSON Lines, .jsonl), a dataset
     else:
         raise TypeError(f"{name}: expected a file path, a datasets.Dataset or a list of dicts, "
                         f"got {type(source).__name__}.")
-    if not items: raise ValueError(f"{name}: the set is empty; expected at least one question-answer record.")
+    if not items:
+        raise ValueError(f"{name}: the set is empty; expected at least one question-answer record.")
     for it, loc in zip(items, locs):
         if not isinstance(it, Mapping):
-            raise TypeError(f"{loc}: expected a JSON object (dict) per record, got {type(it).__name__}.")
+            raise TypeError(f"{loc}: expected a JSON object (dict) per record, "
+                            f"got {type(it).__name__}.")
     return [dict(it) for it in items], locs
 
 # %% ../nbs/01_data.ipynb #9d8083e9
@@ -90,7 +100,8 @@ def _text(rec, key, loc, required=True):
                          f"Choose the fields with question_key=... / answer_key=... in load_data.")
     v = rec[key]
     if not isinstance(v, str):
-        raise TypeError(f"{loc}: field '{key}' must be a string, got {type(v).__name__}.")  # never echo the data
+        # never echo the data
+        raise TypeError(f"{loc}: field '{key}' must be a string, got {type(v).__name__}.")
     if not v.strip(): raise ValueError(f"{loc}: field '{key}' is an empty string.")
     return v
 
@@ -99,7 +110,8 @@ def _texts(rec, key, loc):
     v = rec[key]
     vs = [v] if isinstance(v, str) else v
     if not isinstance(vs, (list, tuple)) or not vs:
-        raise TypeError(f"{loc}: field '{key}' must be a string or a non-empty list of strings, got {type(v).__name__}.")
+        raise TypeError(f"{loc}: field '{key}' must be a string or a non-empty list of strings, "
+                        f"got {type(v).__name__}.")
     for j, s in enumerate(vs):
         if not isinstance(s, str) or not s.strip():
             raise TypeError(f"{loc}: field '{key}'[{j}] must be a non-empty string, got "
@@ -108,9 +120,9 @@ def _texts(rec, key, loc):
 
 def normalize_records(records:list[dict], locs:list[str],
                       question_key:str="question", answer_key:str="answer",
-                      alternate_key:str|None=None, # field with alternate answers (a string or a list), for DPO
-                      paraphrased_key:str|None="paraphrased_answer", # TOFU's paraphrased answer, if present
-                      perturbed_key:str|None="perturbed_answer", # TOFU's list of wrong answers, if present
+                      alternate_key:str|None=None, # alternate answers (a string or a list), for DPO
+                      paraphrased_key:str|None="paraphrased_answer", # TOFU's paraphrase, if present
+                      perturbed_key:str|None="perturbed_answer", # TOFU's wrong answers, if present
                      ) -> list[dict]:
     "Check the fields of every record and map them to unlearun's keys."
     out = []
@@ -118,7 +130,8 @@ def normalize_records(records:list[dict], locs:list[str],
         r = dict(question=_text(rec, question_key, loc), answer=_text(rec, answer_key, loc))
         if alternate_key is not None:
             if alternate_key not in rec:
-                raise FieldError(f"{loc}: no field '{alternate_key}' (alternate_key); the record has fields {sorted(rec)}.")
+                raise FieldError(f"{loc}: no field '{alternate_key}' (alternate_key); "
+                                 f"the record has fields {sorted(rec)}.")
             r["alternates"] = _texts(rec, alternate_key, loc)
         if paraphrased_key and rec.get(paraphrased_key) is not None:
             r["paraphrased_answer"] = _text(rec, paraphrased_key, loc)
@@ -132,8 +145,8 @@ IGNORE_INDEX = -100
 def format_prompt(tokenizer, question:str, use_chat_template:bool) -> str:
     "The text the model sees before the answer."
     if use_chat_template:
-        return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
-                                             add_generation_prompt=True)
+        return tokenizer.apply_chat_template([{"role": "user", "content": question}],
+                                             tokenize=False, add_generation_prompt=True)
     return f"Question: {question}\nAnswer:"
 
 def resolve_chat_template(tokenizer, use_chat_template:bool|None) -> bool:
@@ -145,7 +158,8 @@ def resolve_chat_template(tokenizer, use_chat_template:bool|None) -> bool:
 
 # %% ../nbs/01_data.ipynb #af8cd91e
 def _strip_eos(ids:list[int], eos:int) -> list[int]:
-    return ids[:-1] if ids and ids[-1] == eos else ids            # tokenizers that append EOS themselves
+    # tokenizers that append EOS themselves
+    return ids[:-1] if ids and ids[-1] == eos else ids
 
 def _prompt_length(prompt:list[int], joint:list[int]) -> tuple[int, bool]:
     "Tokens of `joint` that belong to the prompt, and whether a token merged across the boundary."
@@ -159,15 +173,19 @@ def encode_qa(tokenizer, questions:list[str], answers:list[str],
               use_chat_template:bool=False,
               locs:list[str]|None=None, # where each record came from, for error messages
              ) -> tuple[list[dict], dict]:
-    "Tokenise question-answer pairs; returns examples (`input_ids`, `labels`) and counts of truncated/merged records."
+    ("Tokenise question-answer pairs; returns examples (`input_ids`, `labels`) "
+     "and counts of truncated/merged records.")
     max_length = check_number("max_length", max_length, integer=True)
     if max_length < 2: raise ValueError(f"max_length must be at least 2, got {max_length}.")
     eos = tokenizer.eos_token_id
-    if eos is None: raise ValueError("The tokenizer has no EOS token; set tokenizer.eos_token first.")
+    if eos is None:
+        raise ValueError("The tokenizer has no EOS token; set tokenizer.eos_token first.")
     prompts = [format_prompt(tokenizer, q, use_chat_template) for q in questions]
-    sep, special = ("", False) if use_chat_template else (" ", True)   # a chat template writes its own specials
+    # a chat template writes its own specials
+    sep, special = ("", False) if use_chat_template else (" ", True)
     p_ids = tokenizer(prompts, add_special_tokens=special)["input_ids"]
-    j_ids = tokenizer([p + sep + a for p, a in zip(prompts, answers)], add_special_tokens=special)["input_ids"]
+    j_ids = tokenizer([p + sep + a for p, a in zip(prompts, answers)],
+                      add_special_tokens=special)["input_ids"]
     out, counts = [], {"truncated": 0, "merged": 0}
     for i, (p, j) in enumerate(zip(p_ids, j_ids)):
         n, merged = _prompt_length(_strip_eos(list(p), eos), _strip_eos(list(j), eos))
@@ -175,54 +193,65 @@ def encode_qa(tokenizer, questions:list[str], answers:list[str],
         prompt, answer = j[:n], _strip_eos(list(j[n:]), eos) + [eos]
         if n >= max_length:
             where = locs[i] if locs else f"record {i}"
-            raise ValueError(f"{where}: the prompt alone takes {n} tokens, so max_length={max_length} leaves "
-                             "no answer token; raise max_length or shorten the question.")
-        if n + len(answer) > max_length: answer, counts["truncated"] = answer[:max_length - n], counts["truncated"] + 1
+            raise ValueError(f"{where}: the prompt alone takes {n} tokens, "
+                             f"so max_length={max_length} leaves no answer token; "
+                             "raise max_length or shorten the question.")
+        if n + len(answer) > max_length:
+            answer, counts["truncated"] = answer[:max_length - n], counts["truncated"] + 1
         out.append(dict(input_ids=list(prompt) + answer, labels=[IGNORE_INDEX] * n + answer))
     return out, counts
 
 # %% ../nbs/01_data.ipynb #9882aa2b
 def record_sha256(rec:dict) -> str:
     "SHA-256 of a normalised record (canonical JSON)."
-    return hashlib.sha256(json.dumps(rec, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(rec, sort_keys=True,
+                                     ensure_ascii=False).encode("utf-8")).hexdigest()
 
 class QASet:
     "A tokenised question-answer set: `records`, `examples` (input_ids/labels), `locs`, `sha256`."
-    def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer, max_length:int, use_chat_template:bool,
+    def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer, max_length:int,
+                 use_chat_template:bool,
                  examples:list[dict]|None=None): # already tokenised examples (see subset)
         self.name, self.records, self.locs = name, records, locs
-        self.tokenizer, self.max_length, self.use_chat_template = tokenizer, max_length, use_chat_template
+        self.tokenizer, self.max_length, self.use_chat_template = (tokenizer, max_length,
+                                                                   use_chat_template)
         counts, fresh = {"truncated": 0, "merged": 0}, examples is None
         if fresh:
             check_special_text(records, locs, tokenizer)
-            examples, counts = self.encode([r["question"] for r in records], [r["answer"] for r in records], locs)
-        self.examples, self.n_truncated, self.n_merged = examples, counts["truncated"], counts["merged"]
+            examples, counts = self.encode([r["question"] for r in records],
+                                           [r["answer"] for r in records], locs)
+        self.examples, self.n_truncated, self.n_merged = (examples, counts["truncated"],
+                                                          counts["merged"])
         self.record_hashes = [record_sha256(r) for r in records]
         self.sha256 = hashlib.sha256("".join(self.record_hashes).encode()).hexdigest()
-        self.pair_hashes = [record_sha256({"question": r["question"], "answer": r["answer"]}) for r in records]
+        self.pair_hashes = [record_sha256({"question": r["question"], "answer": r["answer"]})
+                            for r in records]
         self.max_length_needed = max_length
         if fresh and self.n_truncated: warnings.warn(self._truncation(), stacklevel=3)
-        if fresh and (dup := repeats(self.pair_hashes)): warnings.warn(repeats_message(name, locs, dup), stacklevel=3)
+        if fresh and (dup := repeats(self.pair_hashes)):
+            warnings.warn(repeats_message(name, locs, dup), stacklevel=3)
 
     def _truncation(self) -> str:
         "The truncation warning; sets `max_length_needed` (keeps every answer whole)."
-        full, _ = encode_qa(self.tokenizer, [r["question"] for r in self.records], [r["answer"] for r in self.records],
-                            10**9, self.use_chat_template)
+        full, _ = encode_qa(self.tokenizer, [r["question"] for r in self.records],
+                            [r["answer"] for r in self.records], 10**9, self.use_chat_template)
         cut = [i for i, f in enumerate(full) if len(f["input_ids"]) > self.max_length]
         self.max_length_needed = max(len(f["input_ids"]) for f in full)
         kept = [sum(t != IGNORE_INDEX for t in self.examples[i]["labels"]) for i in cut]
-        return truncation_message(self.name, [self.locs[i] for i in cut], kept, self.max_length_needed, len(self),
-                                  self.max_length)
+        return truncation_message(self.name, [self.locs[i] for i in cut], kept,
+                                  self.max_length_needed, len(self), self.max_length)
 
     def encode(self, questions, answers, locs=None) -> tuple[list[dict], dict]:
         "Tokenise more pairs with this set's settings (e.g. alternate or perturbed answers)."
-        return encode_qa(self.tokenizer, questions, answers, self.max_length, self.use_chat_template, locs)
+        return encode_qa(self.tokenizer, questions, answers, self.max_length,
+                         self.use_chat_template, locs)
 
     def subset(self, indices:list[int], name:str|None=None) -> QASet:
         "The records at `indices` as a set with the same tokenizer and settings (no re-tokenising)."
         idx = [int(i) for i in indices]
-        return QASet(name or self.name, [self.records[i] for i in idx], [self.locs[i] for i in idx], self.tokenizer,
-                     self.max_length, self.use_chat_template, examples=[self.examples[i] for i in idx])
+        return QASet(name or self.name, [self.records[i] for i in idx],
+                     [self.locs[i] for i in idx], self.tokenizer, self.max_length,
+                     self.use_chat_template, examples=[self.examples[i] for i in idx])
 
     def has(self, key:str) -> bool:
         "Whether every record has the optional field `key`."
@@ -235,27 +264,35 @@ class QASet:
 
     def __len__(self): return len(self.records)
     def __repr__(self):
-        return f"QASet({self.name!r}, {len(self)} records, {self.n_truncated} truncated, sha256={self.sha256[:12]}…)"
+        return (f"QASet({self.name!r}, {len(self)} records, {self.n_truncated} truncated, "
+                f"sha256={self.sha256[:12]}…)")
 
 # %% ../nbs/01_data.ipynb #e1da59ef
-def load_qa(source, tokenizer, name:str="data", max_length:int=DATA.max_length, question_key:str=DATA.question_key,
-            answer_key:str=DATA.answer_key, alternate_key:str|None=None, use_chat_template:bool|None=None,
-            paraphrased_key:str|None="paraphrased_answer", perturbed_key:str|None="perturbed_answer") -> QASet:
+def load_qa(source, tokenizer, name:str="data", max_length:int=DATA.max_length,
+            question_key:str=DATA.question_key, answer_key:str=DATA.answer_key,
+            alternate_key:str|None=None, use_chat_template:bool|None=None,
+            paraphrased_key:str|None="paraphrased_answer",
+            perturbed_key:str|None="perturbed_answer") -> QASet:
     "Read, check and tokenise one question-answer set."
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-        raise ValueError(f"{name}: {source} is a folder; expected a .json or .jsonl file of question-answer records.")
+        raise ValueError(f"{name}: {source} is a folder; "
+                         "expected a .json or .jsonl file of question-answer records.")
     try: recs, locs = read_records(source, name)
     except ValueError:
-        json_object_hint(source, name)              # a pretty-printed JSON object: say so instead of "line 1"
+        # a pretty-printed JSON object: say so instead of "line 1"
+        json_object_hint(source, name)
         raise
-    recs = normalize_records(recs, locs, question_key, answer_key, alternate_key, paraphrased_key, perturbed_key)
-    return QASet(name, recs, locs, tokenizer, max_length, resolve_chat_template(tokenizer, use_chat_template))
+    recs = normalize_records(recs, locs, question_key, answer_key, alternate_key, paraphrased_key,
+                             perturbed_key)
+    return QASet(name, recs, locs, tokenizer, max_length,
+                 resolve_chat_template(tokenizer, use_chat_template))
 
 # %% ../nbs/01_data.ipynb #aeb47ad5
 class ForgetRetainDataset(Dataset):
-    "Forget examples, each paired with a retain example drawn by a (seed, rank, epoch, index)-seeded generator."
+    ("Forget examples, each paired with a retain example drawn by a "
+     "(seed, rank, epoch, index)-seeded generator.")
     def __init__(self, forget:QASet, retain:QASet|None=None, seed:int=0, rank:int|None=None,
-                 epochs:int=1): # how many epochs training will start (for extras drawn anew each epoch)
+                 epochs:int=1): # epochs training will start (for extras drawn anew each epoch)
         self.forget, self.retain, self.seed, self.epochs = forget, retain, seed, epochs
         self.rank = process_rank() if rank is None else rank
         self.epoch, self.extras, self.epoch_extras = 0, {}, {}
@@ -264,13 +301,16 @@ class ForgetRetainDataset(Dataset):
 
     def retain_index(self, i:int) -> int:
         "Which retain example goes with forget example `i` in the current epoch."
-        return int(np.random.default_rng([self.seed, self.rank, self.epoch, i]).integers(len(self.retain.examples)))
+        return int(np.random.default_rng([self.seed, self.rank, self.epoch, i]).integers(
+            len(self.retain.examples)))
 
     def add_extra(self, key:str, values:list, per_epoch:bool=False):
-        "Attach one value per forget example under `key`; `per_epoch`: a list of such lists, one per epoch."
+        ("Attach one value per forget example under `key`; "
+         "`per_epoch`: a list of such lists, one per epoch.")
         tables = values if per_epoch else [values]
         for t in tables:
-            if len(t) != len(self.forget): raise ValueError(f"extra '{key}' has {len(t)} values, expected {len(self.forget)}.")
+            if len(t) != len(self.forget):
+                raise ValueError(f"extra '{key}' has {len(t)} values, expected {len(self.forget)}.")
         (self.epoch_extras if per_epoch else self.extras)[key] = tables if per_epoch else values
 
     def __len__(self): return len(self.forget.examples)
@@ -306,7 +346,8 @@ class UnlearnCollator:
         for k in items[0]:
             vs = [it[k] for it in items]
             if _is_example(vs[0]): out[k] = pad_examples(vs, self.pad_token_id)
-            elif _is_example_list(vs[0]):  # several examples per item (e.g. K alternates): flattened, (B*K, T)
+            # several examples per item (e.g. K alternates): flattened, (B*K, T)
+            elif _is_example_list(vs[0]):
                 out[k] = pad_examples([e for v in vs for e in v], self.pad_token_id)
             else: out[k] = torch.as_tensor(vs)
         return out

@@ -15,7 +15,8 @@ __all__ = ['SHORT_ANSWER', 'special_tokens', 'check_special_text', 'truncation_m
 def special_tokens(tokenizer) -> list[str]:
     "The tokenizer's special tokens (EOS, BOS, pad, chat markers, ...), longest first."
     toks = set(getattr(tokenizer, "all_special_tokens", []) or [])
-    toks |= {t.content for t in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values() if t.special}
+    toks |= {t.content for t in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values()
+             if t.special}
     return sorted((t for t in toks if t), key=len, reverse=True)
 
 def check_special_text(records:list[dict], locs:list[str], tokenizer):
@@ -26,19 +27,22 @@ def check_special_text(records:list[dict], locs:list[str], tokenizer):
             for text in [v] if isinstance(v, str) else v if isinstance(v, list) else []:
                 hit = next((s for s in specials if isinstance(text, str) and s in text), None)
                 if hit: raise ValueError(
-                    f"{loc}: field '{key}' contains the tokenizer's special token {hit!r}, which would be read as that "
-                    "token (e.g. an end of text in the middle of an answer), not as text. Remove it: unlearun ends "
-                    "every answer with EOS itself.")
+                    f"{loc}: field '{key}' contains the tokenizer's special token {hit!r}, "
+                    "which would be read as that token (e.g. an end of text in the middle of an "
+                    "answer), not as text. Remove it: unlearun ends every answer with EOS itself.")
 
 # %% ../nbs/01a_datacheck.ipynb #774fe698
-SHORT_ANSWER = 3   # answers that keep fewer tokens than this after truncation are named in the warning
+# answers that keep fewer tokens than this after truncation are named in the warning
+SHORT_ANSWER = 3
 
-def truncation_message(name:str, locs:list[str], kept:list[int], # answer tokens kept, per truncated record
+def truncation_message(name:str, locs:list[str], kept:list[int], # tokens kept per truncated answer
                        needed:int, # the max_length that would keep every answer whole
                        n_records:int, max_length:int) -> str:
-    "The warning for truncated answers: how many, how many kept almost nothing, and the max_length that keeps them."
+    ("The warning for truncated answers: how many, how many kept almost nothing, and the "
+     "max_length that keeps them.")
     short = [loc for loc, k in zip(locs, kept) if k < SHORT_ANSWER]
-    msg = f"{name}: {len(kept)} of {n_records} answers were truncated to fit max_length={max_length}"
+    msg = (f"{name}: {len(kept)} of {n_records} answers were truncated to fit "
+           f"max_length={max_length}")
     if short: msg += (f"; {len(short)} of them kept fewer than {SHORT_ANSWER} answer tokens "
                       f"({', '.join(short[:3])}{', ...' if len(short) > 3 else ''})")
     return msg + f". max_length={needed} keeps every answer whole."
@@ -55,25 +59,29 @@ def repeats(keys:list[str]) -> list[int]:
 def repeats_message(name:str, locs:list[str], dup:list[int]) -> str:
     "The warning for repeated records, naming the first few."
     return (f"{name}: {len(dup)} records repeat an earlier record's question and answer "
-            f"({', '.join(locs[i] for i in dup[:3])}{', ...' if len(dup) > 3 else ''}); each copy is trained on and "
-            "scored again.")
+            f"({', '.join(locs[i] for i in dup[:3])}{', ...' if len(dup) > 3 else ''}); "
+            "each copy is trained on and scored again.")
 
 # %% ../nbs/01a_datacheck.ipynb #6c4517d2
 def json_object_hint(source, name:str):
-    "If the file `source` holds one JSON object over several lines, a TypeError saying so (else nothing)."
+    ("If the file `source` holds one JSON object over several lines, a TypeError saying so "
+     "(else nothing).")
     if not isinstance(source, (str, os.PathLike)) or not Path(source).is_file(): return
     try: text = Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError): return
     lines = [l for l in text.splitlines() if l.strip()]
     if len(lines) < 2: return
-    try: json.loads(lines[0]); return               # a record on the first line: JSON Lines with a bad later line
+    # a record on the first line: JSON Lines with a bad later line
+    try: json.loads(lines[0]); return
     except ValueError: pass
     try: obj = json.loads(text)
     except ValueError: return
     if not isinstance(obj, dict): return
     lists = [k for k, v in obj.items() if isinstance(v, list) and v and isinstance(v[0], dict)]
-    hint = f" Its field {lists[0]!r} holds a list of objects: save that list as the file." if lists else ""
-    raise TypeError(f"{name}: {source} holds one JSON object over {len(lines)} lines, not question-answer records; "
+    hint = (f" Its field {lists[0]!r} holds a list of objects: save that list as the file."
+            if lists else "")
+    raise TypeError(f"{name}: {source} holds one JSON object over {len(lines)} lines, "
+                    "not question-answer records; "
                     f"expected a JSON array of objects or one object per line (JSON Lines).{hint}")
 
 # %% ../nbs/01a_datacheck.ipynb #a6108bfb
@@ -81,12 +89,15 @@ def overlap_warnings(forget, retain, holdout) -> list[str]:
     "Warnings for records shared by the forget, retain and holdout sets (same question and answer)."
     out = []
     if retain is not None and (n := forget.overlap(retain)):
-        out.append(f"forget_data and retain_data share {n} of the {len(forget)} forget records: training pushes them "
-                   "away and pulls them back at once. Remove them from retain_data.")
+        out.append(f"forget_data and retain_data share {n} of the {len(forget)} forget records: "
+                   "training pushes them away and pulls them back at once. Remove them from "
+                   "retain_data.")
     if holdout is not None and (n := holdout.overlap(forget)):
-        out.append(f"holdout_data shares {n} of its {len(holdout)} records with forget_data: membership inference "
-                   "(mia, privleak) would compare the forget set with itself and is refused. A holdout set must be unseen.")
+        out.append(f"holdout_data shares {n} of its {len(holdout)} records with forget_data: "
+                   "membership inference (mia, privleak) would compare the forget set with itself "
+                   "and is refused. A holdout set must be unseen.")
     if holdout is not None and retain is not None and (n := holdout.overlap(retain)):
-        out.append(f"holdout_data shares {n} of its {len(holdout)} records with retain_data, which is trained on: "
-                   "those are not unseen, so membership inference understates what the model remembers.")
+        out.append(f"holdout_data shares {n} of its {len(holdout)} records with retain_data, "
+                   "which is trained on: those are not unseen, so membership inference understates "
+                   "what the model remembers.")
     return out

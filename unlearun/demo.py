@@ -19,29 +19,39 @@ from .models import load_model
 from .synthetic import make_benchmark
 from .tiny import corpus, tiny_llama, train_tokenizer
 from .trainer import finetune
-from .demo_report import GOAL_FORGET, GOAL_UTILITY, demo_report, goal_check, plots, results_table
+from .demo_report import (GOAL_FORGET, GOAL_UTILITY, demo_report, goal_check, plots,
+                                  results_table)
 
 # %% auto #0
 __all__ = ['DEMO_SCHEDULES', 'schedule', 'demo_benchmark', 'demo_models', 'public', 'run_diagnosis', 'demo']
 
 # %% ../nbs/45_demo.ipynb #69485c5b
-# learning rate and epochs per method on the demo's tiny model (method arguments stay the library's defaults)
-DEMO_SCHEDULES = {  # measured on the default demo (forget ROUGE-L ratio, utility ratio to the target model)
-    "grad_ascent": dict(learning_rate=1e-3, num_epochs=3),  # 0.59, 0.95 (no retain term: stronger schedules collapse it)
+# learning rate and epochs per method on the demo's tiny model
+# (method arguments stay the library's defaults)
+# measured on the default demo (forget ROUGE-L ratio, utility ratio to the target model)
+DEMO_SCHEDULES = {
+    "grad_ascent": dict(learning_rate=1e-3, num_epochs=3),  # 0.59, 0.95 (no retain term:
+                                                            # stronger schedules collapse it)
     "grad_diff":   dict(learning_rate=1e-3, num_epochs=6),  # 0.39, 0.89
-    "dpo":         dict(learning_rate=3e-3, num_epochs=5),  # 0.77, 0.92 (refusals: the wording stays; 5e-3: 0.60, 0.85)
-    "rmu":         dict(learning_rate=1e-2, num_epochs=10), # 0.34, 0.98 (8 epochs: 0.49; alpha=100: no effect at all)
-    "simnpo":      dict(learning_rate=3e-3, num_epochs=5),  # 0.52, 0.92 (2e-3: 0.59, 0.96; 7 epochs: 0.53, 0.90)
+    "dpo":         dict(learning_rate=3e-3, num_epochs=5),  # 0.77, 0.92 (refusals: the wording
+                                                            # stays; 5e-3: 0.60, 0.85)
+    "rmu":         dict(learning_rate=1e-2, num_epochs=10), # 0.34, 0.98 (8 epochs: 0.49;
+                                                            # alpha=100: no effect at all)
+    "simnpo":      dict(learning_rate=3e-3, num_epochs=5),  # 0.52, 0.92 (2e-3: 0.59, 0.96;
+                                                            # 7 epochs: 0.53, 0.90)
     "npo":         dict(learning_rate=1e-3, num_epochs=5),  # 0.42, 0.93
-    "undial":      dict(learning_rate=1e-3, num_epochs=5),  # 0.71, 0.96 (a fixed target: 3e-3 or 10 epochs move no further)
+    "undial":      dict(learning_rate=1e-3, num_epochs=5),  # 0.71, 0.96 (a fixed target:
+                                                            # 3e-3 or 10 epochs move no further)
     "altpo":       dict(learning_rate=1e-3, num_epochs=5),  # 0.34, 0.86
     "satimp":      dict(learning_rate=1e-3, num_epochs=5),  # 0.48, 0.97
     "wga":         dict(learning_rate=2e-3, num_epochs=5),  # 0.47, 0.95 (1e-3: 0.50, 0.98)
-    "ce_u":        dict(learning_rate=4e-4, num_epochs=5),  # 0.34, 0.83 (no retain term; 1e-3: 0.04, 0.39)
+    "ce_u":        dict(learning_rate=4e-4, num_epochs=5),  # 0.34, 0.83 (no retain term;
+                                                            # 1e-3: 0.04, 0.39)
     "pdu":         dict(learning_rate=1e-3, num_epochs=5),  # 0.28, 0.98
 }
 
-def schedule(method:str, cfg:DemoConfig, learning_rate:float|None=None, num_epochs:float|None=None) -> dict:
+def schedule(method:str, cfg:DemoConfig, learning_rate:float|None=None,
+             num_epochs:float|None=None) -> dict:
     "The learning rate and epochs `method` runs with in the demo."
     default = dict(learning_rate=RUN.learning_rate, num_epochs=RUN.num_epochs)
     out = dict(default if cfg.model else DEMO_SCHEDULES.get(method, default))
@@ -51,23 +61,29 @@ def schedule(method:str, cfg:DemoConfig, learning_rate:float|None=None, num_epoc
 
 # %% ../nbs/45_demo.ipynb #420f519a
 def _device(cfg:DemoConfig) -> str|None:
-    "The tiny model runs on the CPU (a GPU would only add overhead); a real model (--model) on the default device."
+    ("The tiny model runs on the CPU (a GPU would only add overhead); "
+     "a real model (--model) on the default device.")
     return "cpu" if cfg.model is None else None
 
 def demo_benchmark(cfg:DemoConfig) -> dict[str, list[dict]]:
     "The forget / retain / holdout records of the demo (without paraphrased answers: see above)."
     b = make_benchmark(cfg.people, cfg.forget_people, cfg.holdout_people, seed=cfg.seed)
-    return {k: [{f: v for f, v in r.items() if f != "paraphrased_answer"} for r in recs] for k, recs in b.items()}
+    return {k: [{f: v for f, v in r.items() if f != "paraphrased_answer"} for r in recs]
+            for k, recs in b.items()}
 
 # %% ../nbs/45_demo.ipynb #039f9c10
 def _fresh_model(cfg:DemoConfig, tokenizer):
-    if cfg.model is None: return tiny_llama(tokenizer, n_layer=cfg.n_layer, hidden=cfg.hidden, seed=cfg.seed)
+    if cfg.model is None:
+        return tiny_llama(tokenizer, n_layer=cfg.n_layer, hidden=cfg.hidden, seed=cfg.seed)
     return load_model(cfg.model, device=_device(cfg))[0]
 
-def demo_models(cfg:DemoConfig, bench:dict, models_dir, progress:bool=False, log=print) -> dict[str, Path]:
+def demo_models(cfg:DemoConfig, bench:dict, models_dir, progress:bool=False,
+                log=print) -> dict[str, Path]:
     "Folders of the fine-tuned target and retain models, trained now or reused from `models_dir`."
     models_dir = Path(models_dir)
-    if cfg.model is None: tok = train_tokenizer(corpus(bench["forget"] + bench["retain"] + bench["holdout"]), cfg.vocab_size)
+    if cfg.model is None:
+        tok = train_tokenizer(corpus(bench["forget"] + bench["retain"] + bench["holdout"]),
+                              cfg.vocab_size)
     else: tok = load_model(cfg.model, device="cpu")[1]
     lr, epochs = cfg.finetune_lr or (3e-3 if cfg.model is None else 1e-4), finetune_epochs(cfg)
     out = {}
@@ -79,14 +95,19 @@ def demo_models(cfg:DemoConfig, bench:dict, models_dir, progress:bool=False, log
         t0, model = time.time(), _fresh_model(cfg, tok)
         with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            finetune(model, tok, recs, d, num_epochs=epochs, learning_rate=lr, batch_size=cfg.batch_size,
-                     max_length=cfg.max_length, lr_scheduler_type="cosine", warmup_steps=10, seed=cfg.seed,
-                     disable_tqdm=not progress, use_cpu=cfg.model is None or not torch.cuda.is_available())
-        with atomic_dir(path, overwrite=True) as tmp:        # the cache folder is the demo's own: replaced whole
+            finetune(model, tok, recs, d, num_epochs=epochs, learning_rate=lr,
+                     batch_size=cfg.batch_size, max_length=cfg.max_length,
+                     lr_scheduler_type="cosine", warmup_steps=10, seed=cfg.seed,
+                     disable_tqdm=not progress,
+                     use_cpu=cfg.model is None or not torch.cuda.is_available())
+        # the cache folder is the demo's own: replaced whole
+        with atomic_dir(path, overwrite=True) as tmp:
             model.save_pretrained(tmp); tok.save_pretrained(tmp)
-            (tmp / "demo_model.json").write_text(json.dumps({"fingerprint": fp, "role": role, "config": asdict(cfg),
-                                                             "n_records": len(recs), "seconds": round(time.time() - t0, 1)}))
-        log(f"  {role} model: fine-tuned on {len(recs)} records in {time.time() - t0:.0f}s -> {path}")
+            (tmp / "demo_model.json").write_text(json.dumps({
+                "fingerprint": fp, "role": role, "config": asdict(cfg), "n_records": len(recs),
+                "seconds": round(time.time() - t0, 1)}))
+        log(f"  {role} model: fine-tuned on {len(recs)} records in {time.time() - t0:.0f}s "
+            f"-> {path}")
         out[role] = path
     return out
 
@@ -97,7 +118,8 @@ def _bar(total, desc, progress):
 
 @contextlib.contextmanager
 def _hf_bars(progress:bool):
-    "Without progress bars, also silence transformers' own (a 'Loading weights' bar for every model loaded)."
+    ("Without progress bars, also silence transformers' own "
+     "(a 'Loading weights' bar for every model loaded).")
     from transformers.utils import logging as hf_logging
     was_on = hf_logging.is_progress_bar_enabled()
     if not progress: hf_logging.disable_progress_bar()
@@ -115,21 +137,27 @@ def run_diagnosis(u:Unlearning) -> str:
     except Exception as e: return f"(no diagnosis: {type(e).__name__}: {e})"
 
 # %% ../nbs/45_demo.ipynb #293c1d62
-def _score(model, tok, sets:dict, cfg:DemoConfig, retain_model, progress, original:dict|None=None) -> dict:
-    ev = Evaluator(model, tok, **sets, retain_model=retain_model, max_length=cfg.max_length, progress=progress,
-                   original=original)                  # the target's results: what the attacks measure recovery against
-    return ev.evaluate([m for m, spec in METRICS.items() if not spec.data])   # MCQ / MUSE / lm-eval need other data
+def _score(model, tok, sets:dict, cfg:DemoConfig, retain_model, progress,
+           original:dict|None=None) -> dict:
+    # original: the target's results, what the attacks measure recovery against
+    ev = Evaluator(model, tok, **sets, retain_model=retain_model, max_length=cfg.max_length,
+                   progress=progress, original=original)
+    # MCQ / MUSE / lm-eval need other data
+    return ev.evaluate([m for m, spec in METRICS.items() if not spec.data])
 
-def _unlearn(method:str, paths:dict, bench:dict, sets:dict, tok, cfg:DemoConfig, target:dict, stats:dict,
-             sched:dict, progress:bool) -> tuple[dict, dict, list]:
+def _unlearn(method:str, paths:dict, bench:dict, sets:dict, tok, cfg:DemoConfig, target:dict,
+             stats:dict, sched:dict, progress:bool) -> tuple[dict, dict, list]:
     "One method from the target model: (its result, its public summary, its training history)."
     with tempfile.TemporaryDirectory() as d:
-        u = Unlearning(method=method, model=str(paths["target"]), output_dir=d, device=_device(cfg), seed=cfg.seed)
-        u.load_data(forget_data=bench["forget"], retain_data=bench["retain"], max_length=cfg.max_length)
+        u = Unlearning(method=method, model=str(paths["target"]), output_dir=d, device=_device(cfg),
+                       seed=cfg.seed)
+        u.load_data(forget_data=bench["forget"], retain_data=bench["retain"],
+                    max_length=cfg.max_length)
         u.results["before"] = target                    # the target's scores: no re-evaluation
         u.run(batch_size=cfg.unlearn_batch_size, disable_tqdm=not progress, **sched)
     after = u.results["after"] = _score(u.model, tok, sets, cfg, stats, progress, original=target)
-    summary = {"method_args": u.method.hparams(), "training": u.training, "diagnosis": run_diagnosis(u), **public(after)}
+    summary = {"method_args": u.method.hparams(), "training": u.training,
+               "diagnosis": run_diagnosis(u), **public(after)}
     return after, summary, u.history
 
 # %% ../nbs/45_demo.ipynb #30ab5a9b
@@ -138,19 +166,20 @@ def demo(methods=None, # methods to run from the target model; default: every re
          config:DemoConfig|None=None, # data, model and fine-tuning settings
          learning_rate:float|None=None, # override every method's learning rate
          num_epochs:float|None=None, # override every method's epochs
-         show_examples:bool=False, # put a few forget questions and answers in the report (off: the forget text is private)
+         show_examples:bool=False, # a few forget Q&As in the report (off: forget text is private)
          progress:bool|None=None, # progress bars; by default when stderr is a terminal
          log=print) -> dict:
-    "Benchmark, target and retain models, every method, every metric: writes report.md, results.json and plots."
+    ("Benchmark, target and retain models, every method, every metric: "
+     "writes report.md, results.json and plots.")
     cfg, t_start = config or DemoConfig(), time.time()
     methods = sorted(METHODS) if methods is None else list(methods)
-    for m in methods: get_method(m)                      # unknown names fail now, before any training
+    for m in methods: get_method(m)  # unknown names fail now, before any training
     progress = sys.stderr.isatty() if progress is None else progress
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     bench = demo_benchmark(cfg)
-    log(f"unlearun demo: {cfg.people} fictitious people x 8 facts; forget {len(bench['forget'])}, retain "
-        f"{len(bench['retain'])}, holdout {len(bench['holdout'])} question-answer pairs")
+    log(f"unlearun demo: {cfg.people} fictitious people x 8 facts; forget {len(bench['forget'])}, "
+        f"retain {len(bench['retain'])}, holdout {len(bench['holdout'])} question-answer pairs")
     t0 = time.time()
     with _hf_bars(progress): paths = demo_models(cfg, bench, out / "models", progress, log)
     timing = {"models": time.time() - t0}
@@ -161,30 +190,36 @@ def demo(methods=None, # methods to run from the target model; default: every re
                 holdout=load_qa(bench["holdout"], tok, "holdout_data", cfg.max_length))
     rows, goals, results, histories, examples = {}, {}, {}, {}, {}
     with warnings.catch_warnings(), _hf_bars(progress):
-        warnings.simplefilter("ignore")                  # NaN-metric and Trainer chatter; the report says what matters
+        # NaN-metric and Trainer chatter; the report says what matters
+        warnings.simplefilter("ignore")
         bar = _bar(2 + len(methods), "evaluating", progress)
         for name, path in [("original", paths["target"]), ("retain model", paths["retain"])]:
             t0 = time.time()
             res = _score(load_model(str(path), device=_device(cfg))[0], tok, sets, cfg,
-                         str(paths["retain"]) if name == "original" else results["original"]["retain_model_stats"], progress,
+                         (str(paths["retain"]) if name == "original"
+                          else results["original"]["retain_model_stats"]), progress,
                          original=results.get("original"))
             rows[name], timing[name], results[name] = scalars(res), time.time() - t0, res
             examples[name] = res["per_sample"]["forget"].get("generated"); bar.update()
         target, stats = results["original"], results["original"]["retain_model_stats"]
         for m in methods:
             bar.set_description(m); t0 = time.time()
-            after, results[m], histories[m] = _unlearn(m, paths, bench, sets, tok, cfg, target, stats,
-                                                       schedule(m, cfg, learning_rate, num_epochs), progress)
-            rows[m], timing[m], examples[m] = scalars(after), time.time() - t0, after["per_sample"]["forget"].get("generated")
+            after, results[m], histories[m] = _unlearn(
+                m, paths, bench, sets, tok, cfg, target, stats,
+                schedule(m, cfg, learning_rate, num_epochs), progress)
+            rows[m], timing[m], examples[m] = (scalars(after), time.time() - t0,
+                                               after["per_sample"]["forget"].get("generated"))
             results[m]["goal"] = goals[m] = goal_check(rows[m], rows["original"])
             log(f"  {m}: forget ROUGE-L {rows['original']['rouge/forget/rougeL_recall']:.3f} -> "
-                f"{rows[m]['rouge/forget/rougeL_recall']:.3f}, utility {rows['original']['model_utility']:.3f} -> "
+                f"{rows[m]['rouge/forget/rougeL_recall']:.3f}, "
+                f"utility {rows['original']['model_utility']:.3f} -> "
                 f"{rows[m]['model_utility']:.3f} ({timing[m]:.0f}s)"); bar.update()
         bar.close()
-    results["original"], results["retain model"] = public(results["original"]), public(results["retain model"])
+    results["original"], results["retain model"] = (public(results["original"]),
+                                                    public(results["retain model"]))
     timing["total"] = time.time() - t_start
-    return _write(out, cfg, methods, rows, goals, results, histories, timing, examples if show_examples else None,
-                  bench if show_examples else None, log)
+    return _write(out, cfg, methods, rows, goals, results, histories, timing,
+                  examples if show_examples else None, bench if show_examples else None, log)
 
 # %% ../nbs/45_demo.ipynb #82789cb3
 def _json_default(o):
@@ -192,22 +227,29 @@ def _json_default(o):
     if hasattr(o, "tolist"): return o.tolist()
     return str(o)
 
-def _write(out:Path, cfg, methods, rows, goals, results, histories, timing, examples, bench, log) -> dict:
+def _write(out:Path, cfg, methods, rows, goals, results, histories, timing, examples, bench,
+           log) -> dict:
     "report.md, results.json and the plots; the summary that `demo` returns."
     files = plots(out, rows, histories)
     table = results_table(rows, goals, timing)
     diagnoses = {m: results[m]["diagnosis"] for m in methods}
-    (out / "report.md").write_text(demo_report(cfg, table, rows, goals, diagnoses, timing, files, examples, bench))
-    summary = {"config": asdict(cfg), "methods": methods, "schedules": {m: results[m]["training"] for m in methods},
+    (out / "report.md").write_text(demo_report(cfg, table, rows, goals, diagnoses, timing, files,
+                                               examples, bench))
+    summary = {"config": asdict(cfg), "methods": methods,
+               "schedules": {m: results[m]["training"] for m in methods},
                "goal": {"forget_rouge_ratio_max": GOAL_FORGET, "utility_ratio_min": GOAL_UTILITY},
-               "timing_seconds": {k: round(v, 1) for k, v in timing.items()}, "table": rows, "results": results,
+               "timing_seconds": {k: round(v, 1) for k, v in timing.items()}, "table": rows,
+               "results": results,
                "versions": {"unlearun": unlearun.__version__, "torch": torch.__version__}}
-    (out / "results.json").write_text(json.dumps(json_ready(summary), indent=1, default=_json_default))
+    (out / "results.json").write_text(json.dumps(json_ready(summary), indent=1,
+                                                 default=_json_default))
     log("\n" + table + "\n")
-    missed, unjudged = [m for m in methods if goals[m]["met"] is False], [m for m in methods if goals[m]["met"] is None]
+    missed, unjudged = ([m for m in methods if goals[m]["met"] is False],
+                        [m for m in methods if goals[m]["met"] is None])
     verdict = ("Goal met by every method." if not missed and not unjudged else " ".join(
         ([f"Goal not met by: {', '.join(missed)} (see report.md)."] if missed else []) +
-        ([f"Goal cannot be judged for {', '.join(unjudged)}: {goals[unjudged[0]]['reason']}."] if unjudged else [])))
+        ([f"Goal cannot be judged for {', '.join(unjudged)}: {goals[unjudged[0]]['reason']}."]
+         if unjudged else [])))
     log(verdict
         + f" Whole demo: {timing['total']:.0f}s. Report: {out / 'report.md'}")
     return summary

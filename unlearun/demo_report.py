@@ -16,31 +16,37 @@ __all__ = ['GOAL_FORGET', 'GOAL_UTILITY', 'COLUMN_ORDER', 'headline_columns', 'c
 
 # %% ../nbs/46_demo_report.ipynb #e3f48e19
 GOAL_FORGET, GOAL_UTILITY = 0.5, 0.8
-COLUMN_ORDER = ("rouge", "model_utility", "forget_quality", "perplexity", "verbatim_memorization", "mia", "privleak",
-                "relearning", "quantization", "prompt_attacks", "latent")
+COLUMN_ORDER = ("rouge", "model_utility", "forget_quality", "perplexity", "verbatim_memorization",
+                "mia", "privleak", "relearning", "quantization", "prompt_attacks", "latent")
 
 def headline_columns() -> dict:
     "Column label -> (scalar key, format), from the registered metrics' headline columns."
-    names = [m for m in COLUMN_ORDER if m in METRICS] + [m for m in METRICS if m not in COLUMN_ORDER]
+    names = ([m for m in COLUMN_ORDER if m in METRICS]
+             + [m for m in METRICS if m not in COLUMN_ORDER])
     return {label: spec for m in names for label, spec in METRICS[m].columns.items()}
 
 def column_help(rows:dict) -> dict:
     "What each headline column of `rows` means (the help text of its metric)."
     out = {}
-    for m in [m for m in COLUMN_ORDER if m in METRICS] + [m for m in METRICS if m not in COLUMN_ORDER]:
+    for m in ([m for m in COLUMN_ORDER if m in METRICS]
+              + [m for m in METRICS if m not in COLUMN_ORDER]):
         for label, (key, _) in METRICS[m].columns.items():
             if any(key in r for r in rows.values()): out[label] = METRICS[m].help
     return out
 
 def goal_check(after:dict, target:dict, forget:float=GOAL_FORGET, utility:float=GOAL_UTILITY,
-               learned:float=THRESHOLDS["learned_rouge"], # below this forget ROUGE-L the target never learned the set
+               learned:float=THRESHOLDS["learned_rouge"], # target ROUGE-L < this: set never learned
               ) -> dict:
-    "Forget ROUGE-L recall and utility of a run relative to the target model, and whether the goal is met (None: cannot tell)."
+    ("Forget ROUGE-L recall and utility of a run relative to the target model, and whether the "
+     "goal is met (None: cannot tell).")
     t = target["rouge/forget/rougeL_recall"]
-    fr, ur = after["rouge/forget/rougeL_recall"] / max(t, 1e-12), after["model_utility"] / max(target["model_utility"], 1e-12)
-    out = {"forget_rouge_ratio": fr, "utility_ratio": ur, "met": bool(fr <= forget and ur >= utility)}
+    fr, ur = (after["rouge/forget/rougeL_recall"] / max(t, 1e-12),
+              after["model_utility"] / max(target["model_utility"], 1e-12))
+    out = {"forget_rouge_ratio": fr, "utility_ratio": ur,
+           "met": bool(fr <= forget and ur >= utility)}
     if t < learned:
-        out.update(met=None, reason=f"the original model never learned the forget set (forget ROUGE-L recall {t:.3f} "
+        out.update(met=None, reason=f"the original model never learned the forget set "
+                                    f"(forget ROUGE-L recall {t:.3f} "
                                     f"< {learned:g}), so there was nothing to forget")
     return out
 
@@ -62,7 +68,8 @@ def results_table(rows:dict, # name -> scalars (original, retain model, then eac
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, sc in rows.items():
         g, t = goals.get(name), times.get(name)
-        mark = "" if g is None else {"met": "met", "not met": "**not met**"}.get(goal_text(g), "n/a")
+        mark = ("" if g is None
+                else {"met": "met", "not met": "**not met**"}.get(goal_text(g), "n/a"))
         out.append("| " + " | ".join([name, *[_fmt(sc.get(k), f) for k, f in cols.values()], mark,
                                       "" if t is None else f"{t:.0f}s"]) + " |")
     return "\n".join(out)
@@ -75,52 +82,68 @@ def plots(out:Path, rows:dict, histories:dict) -> list[str]:
     from unlearun.plots import plot_training, plot_tradeoff
     files, methods = [], {m: sc for m, sc in rows.items() if m not in ("original", "retain model")}
     pt = lambda sc, k: (sc.get(k), sc.get("model_utility"))
-    for key, name, xlabel, log in [("forget_quality", "tradeoff_forget_quality.png", "forget quality (KS p-value)", True),
-                                   ("rouge/forget/rougeL_recall", "tradeoff_rouge.png", "forget ROUGE-L recall", False)]:
-        fig = plot_tradeoff({m: pt(sc, key) for m, sc in methods.items()}, original=pt(rows["original"], key),
+    for key, name, xlabel, log in [("forget_quality", "tradeoff_forget_quality.png",
+                                    "forget quality (KS p-value)", True),
+                                   ("rouge/forget/rougeL_recall", "tradeoff_rouge.png",
+                                    "forget ROUGE-L recall", False)]:
+        fig = plot_tradeoff({m: pt(sc, key) for m, sc in methods.items()},
+                            original=pt(rows["original"], key),
                             retain=pt(rows["retain model"], key), xlabel=xlabel, log_x=log)
         fig.savefig(Path(out) / name, dpi=100); plt.close(fig); files.append(name)
     if any(k.endswith("/recovered") for sc in rows.values() for k in sc):    # the attacks ran
         from unlearun.plots import plot_robustness
         fig = plot_robustness(rows)
-        fig.savefig(Path(out) / "robustness.png", dpi=100); plt.close(fig); files.append("robustness.png")
+        fig.savefig(Path(out) / "robustness.png", dpi=100); plt.close(fig)
+        files.append("robustness.png")
     for m, h in histories.items():
         if not h: continue
         fig = plot_training(h, title=f"{m}: training loss")
-        fig.savefig(Path(out) / f"training_{m}.png", dpi=100); plt.close(fig); files.append(f"training_{m}.png")
+        fig.savefig(Path(out) / f"training_{m}.png", dpi=100); plt.close(fig)
+        files.append(f"training_{m}.png")
     return files
 
 # %% ../nbs/46_demo_report.ipynb #5e53cfc6
-def demo_report(cfg:DemoConfig, table:str, rows:dict, goals:dict, diagnoses:dict, timing:dict, figures:list[str],
-                examples:dict|None=None, bench:dict|None=None) -> str:
+def demo_report(cfg:DemoConfig, table:str, rows:dict, goals:dict, diagnoses:dict, timing:dict,
+                figures:list[str], examples:dict|None=None, bench:dict|None=None) -> str:
     "report.md: the table, the goal check, every metric, each run's diagnosis and the plots."
-    model = cfg.model or f"a {cfg.n_layer}-layer Llama-style model (hidden {cfg.hidden}, BPE vocabulary {cfg.vocab_size}) built locally"
+    model = cfg.model or (f"a {cfg.n_layer}-layer Llama-style model (hidden {cfg.hidden}, "
+                          f"BPE vocabulary {cfg.vocab_size}) built locally")
     L = ["# unlearun demo report", "",
-         f"Benchmark: {cfg.people} fictitious people x 8 facts (seed {cfg.seed}): {cfg.forget_people} to forget, "
-         f"{cfg.holdout_people} held out, {cfg.people - cfg.forget_people - cfg.holdout_people} to retain. "
-         f"Model: {model}, fine-tuned {finetune_epochs(cfg):g} epochs on forget + retain (the *original* / target model) "
-         f"and on retain only (the *retain model*, the reference). Every method starts from the target model with the "
-         f"library's default method arguments.", "",
+         f"Benchmark: {cfg.people} fictitious people x 8 facts (seed {cfg.seed}): "
+         f"{cfg.forget_people} to forget, {cfg.holdout_people} held out, "
+         f"{cfg.people - cfg.forget_people - cfg.holdout_people} to retain. "
+         f"Model: {model}, fine-tuned {finetune_epochs(cfg):g} epochs on forget + retain "
+         f"(the *original* / target model) and on retain only (the *retain model*, the "
+         f"reference). Every method starts from the target model with the library's default "
+         f"method arguments.", "",
          "## Results", "", table, "",
-         f"*goal*: forget ROUGE-L recall at most {GOAL_FORGET:g} x the original's and model utility at least "
-         f"{GOAL_UTILITY:g} x the original's. Columns:", ""] + [f"- {c}: {h}" for c, h in column_help(rows).items()] + [""]
-    missed, unjudged = [m for m, g in goals.items() if g["met"] is False], [m for m, g in goals.items() if g["met"] is None]
-    if missed: L += [f"**The goal is not met by {', '.join(missed)}** with the demo's schedule; see the diagnosis below.", ""]
-    if unjudged: L += [f"**The goal cannot be judged for {', '.join(unjudged)}**: {goals[unjudged[0]]['reason']}.", ""]
+         f"*goal*: forget ROUGE-L recall at most {GOAL_FORGET:g} x the original's and model "
+         f"utility at least {GOAL_UTILITY:g} x the original's. Columns:", ""] + [
+             f"- {c}: {h}" for c, h in column_help(rows).items()] + [""]
+    missed, unjudged = ([m for m, g in goals.items() if g["met"] is False],
+                        [m for m, g in goals.items() if g["met"] is None])
+    if missed:
+        L += [f"**The goal is not met by {', '.join(missed)}** with the demo's schedule; "
+              f"see the diagnosis below.", ""]
+    if unjudged:
+        L += [f"**The goal cannot be judged for {', '.join(unjudged)}**: "
+              f"{goals[unjudged[0]]['reason']}.", ""]
     L += ["## Every metric", "", metrics_table(rows), "", "## Diagnosis of each run", ""]
     for m, d in diagnoses.items():
         g = goals[m]
-        L += [f"### {m}", "", f"forget ROUGE-L {g['forget_rouge_ratio']:.2f} x the original's, utility "
-              f"{g['utility_ratio']:.2f} x the original's: goal {goal_text(g)}.", ""]
+        L += [f"### {m}", "", f"forget ROUGE-L {g['forget_rouge_ratio']:.2f} x the original's, "
+              f"utility {g['utility_ratio']:.2f} x the original's: goal {goal_text(g)}.", ""]
         if d: L += ["```", d, "```", ""]
     L += ["## Plots", ""] + [f"![{p}]({p})" for p in figures] + [""]
     L += ["## Time", "", ", ".join(f"{k}: {v:.0f}s" for k, v in timing.items()), ""]
     if examples and bench:
         L += ["## Examples from the forget set (--show-examples)", ""]
         for i in range(min(3, len(bench["forget"]))):
-            L += [f"**Q:** {bench['forget'][i]['question']}", "", f"- reference: {bench['forget'][i]['answer']}"]
+            L += [f"**Q:** {bench['forget'][i]['question']}", "",
+                  f"- reference: {bench['forget'][i]['answer']}"]
             L += [f"- {m}: {ex[i]}" for m, ex in examples.items() if ex]
             L.append("")
     else:
-        L += ["The forget set's text is not shown (run with `--show-examples` to include a few examples).", ""]
+        L += ["The forget set's text is not shown (run with `--show-examples` to include a few "
+              "examples).", ""]
     return "\n".join(L)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 from .methods import METHODS
 from .losses import RETAIN_TERMS
-from .monitor import REMEDIES, HealthMonitor, TrainingDivergedError, robust_z   # re-exported: one import for users
+# re-exported: one import for users
+from .monitor import REMEDIES, HealthMonitor, TrainingDivergedError, robust_z
 from .plots import plot_mia, plot_tradeoff, plot_training, plot_truth_ratios, runs_panel
 
 # %% auto #0
@@ -24,7 +25,8 @@ def _num(x):
 def _log_ratio(b, a): return math.log(b) / max(math.log(a), 1e-12) if a > 1 else 1.0
 
 def utility_kept(before:dict, after:dict) -> tuple[float|None, str]:
-    "Share of model utility kept (after / before), else of retain (else holdout) log-perplexity, with a description."
+    ("Share of model utility kept (after / before), else of retain (else holdout) log-perplexity, "
+     "with a description.")
     b, a = _num(before.get("model_utility")), _num(after.get("model_utility"))
     if b and a is not None: return a / b, f"model utility {b:.3f} -> {a:.3f}"
     for s in ("retain", "holdout"):
@@ -37,22 +39,27 @@ def forget_left(before:dict, after:dict) -> tuple[float|None, str]:
     r = lambda res: _num(res.get("rouge", {}).get("forget", {}).get("rougeL_recall"))
     b, a = r(before), r(after)
     if b and a is not None: return a / b, f"forget ROUGE-L recall {b:.3f} -> {a:.3f}"
-    b, a = _num(before.get("perplexity", {}).get("forget")), _num(after.get("perplexity", {}).get("forget"))
+    b, a = (_num(before.get("perplexity", {}).get("forget")),
+            _num(after.get("perplexity", {}).get("forget")))
     if b and a: return _log_ratio(b, a), f"forget perplexity {b:.3g} -> {a:.3g}"
     return None, "no forget ROUGE or perplexity"
 
 def knew_forget(before:dict, thresholds:dict|None=None) -> tuple[bool|None, str]:
-    "Whether the model before unlearning knew the forget set (None: cannot tell), with the evidence."
+    ("Whether the model before unlearning knew the forget set (None: cannot tell), with the "
+     "evidence.")
     th = {**THRESHOLDS, **(thresholds or {})}
     fr = _num(before.get("rouge", {}).get("forget", {}).get("rougeL_recall"))
     fp, hp = (_num(before.get("perplexity", {}).get(s)) for s in ("forget", "holdout"))
     if fp is not None and hp is not None and fp >= 0.9 * hp:
-        return False, f"before unlearning, forget perplexity {fp:.3g} was no lower than on unseen holdout data ({hp:.3g})"
+        return False, (f"before unlearning, forget perplexity {fp:.3g} was no lower than on unseen "
+                       f"holdout data ({hp:.3g})")
     if fr is not None:
         if fr < th["learned_rouge"]:
-            return False, f"before unlearning, forget ROUGE-L recall was only {fr:.3f} (< {th['learned_rouge']:g})"
+            return False, (f"before unlearning, forget ROUGE-L recall was only {fr:.3f} "
+                           f"(< {th['learned_rouge']:g})")
         return True, f"forget ROUGE-L recall before {fr:.3f}"
-    if fp is not None and hp is not None: return True, f"forget perplexity before {fp:.3g} < holdout {hp:.3g}"
+    if fp is not None and hp is not None:
+        return True, f"forget perplexity before {fp:.3g} < holdout {hp:.3g}"
     if fp is not None and fp > th["learned_ppl"]:
         return False, f"before unlearning, forget perplexity was {fp:.3g} (> {th['learned_ppl']:g})"
     return None, "no forget ROUGE, and no holdout perplexity to compare the forget perplexity with"
@@ -61,13 +68,15 @@ def knew_forget(before:dict, thresholds:dict|None=None) -> tuple[bool|None, str]
 def _fmt(x): return f"{x:.3g}" if isinstance(x, float) else str(x)
 
 def method_class(method) -> type|None:
-    "The method class of a registered name, an instance or a class (None for None or an unknown name)."
+    ("The method class of a registered name, an instance or a class (None for None or an unknown "
+     "name).")
     if method is None or isinstance(method, type): return method
     return METHODS.get(method) if isinstance(method, str) else type(method)
 
 def remedies_for(symptom:str, method=None, # a method name, instance or class
                  hparams:dict|None=None, training:dict|None=None) -> tuple[list[str], dict]:
-    "Concrete remedies for `symptom` given the run's method arguments and training settings: (lines, changes)."
+    ("Concrete remedies for `symptom` given the run's method arguments and training settings: "
+     "(lines, changes).")
     hp, tr, lines, changes = dict(hparams or {}), dict(training or {}), [], {}
     cls = method_class(method)
     fk, rk = (cls.forget_knobs, cls.retain_knobs) if cls else ((), ())
@@ -78,7 +87,8 @@ def remedies_for(symptom:str, method=None, # a method name, instance or class
     lr, ep = tr.get("learning_rate"), tr.get("num_epochs")
     if symptom == "forgets_too_much":
         for k in (k for k in fk if k in hp): change(k, hp[k], hp[k] * 0.5)
-        for k in (k for k in rk if k in hp): change(k, hp[k], hp[k] * 2 if hp[k] > 0 else 1.0)  # 0 -> 1 turns it on
+        # 0 -> 1 turns it on
+        for k in (k for k in rk if k in hp): change(k, hp[k], hp[k] * 2 if hp[k] > 0 else 1.0)
         if lr: change("learning_rate", lr, lr * 0.4)
         if ep: change("num_epochs", ep, max(1, ep // 2) if ep > 1 else ep / 2)
         if instead: lines.append(f"switch to {instead}")
@@ -87,42 +97,53 @@ def remedies_for(symptom:str, method=None, # a method name, instance or class
         for k in (k for k in rk if k in hp and hp[k] > 0): change(k, hp[k], hp[k] * 0.5)
         if lr: change("learning_rate", lr, lr * 2.5)
         if instead: lines.append(f"a stronger method: {instead}")
-    elif symptom == "not_selective":                     # forgetting and utility both bad: protect retention, not speed
+    elif symptom == "not_selective":
+        # forgetting and utility both bad: protect retention, not speed
         for k in (k for k in rk if k in hp): change(k, hp[k], hp[k] * 2 if hp[k] > 0 else 1.0)
-        kind = str(hp.get("retain_loss_type", "")).upper()           # a retain term that ignores the starting model
-        if kind in RETAIN_TERMS and not RETAIN_TERMS[kind].needs_reference:   # -> one that stays close to it
-            change("retain_loss_type", kind, next(k for k, t in RETAIN_TERMS.items() if t.needs_reference))
+        # a retain term that ignores the starting model
+        kind = str(hp.get("retain_loss_type", "")).upper()
+        # -> one that stays close to it
+        if kind in RETAIN_TERMS and not RETAIN_TERMS[kind].needs_reference:
+            change("retain_loss_type", kind,
+                   next(k for k, t in RETAIN_TERMS.items() if t.needs_reference))
         if cls and (alt := cls.instead.get("not_selective") or cls.instead.get("not_forgetting")):
             lines.append(f"a more selective method: {alt}")
     elif symptom == "instability":
         if lr: change("learning_rate", lr, lr * 0.3)
-        if not tr.get("max_grad_norm", 1.0): change("max_grad_norm", tr.get("max_grad_norm", 0.0), 1.0)
+        if not tr.get("max_grad_norm", 1.0):
+            change("max_grad_norm", tr.get("max_grad_norm", 0.0), 1.0)
         lines += REMEDIES["instability"][2:]
     elif symptom == "memory":
         bs = tr.get("batch_size")
         if bs and bs > 1:
             change("batch_size", bs, bs // 2)
-            change("gradient_accumulation_steps", tr.get("gradient_accumulation_steps", 1), 2 * tr.get("gradient_accumulation_steps", 1))
+            change("gradient_accumulation_steps", tr.get("gradient_accumulation_steps", 1),
+                   2 * tr.get("gradient_accumulation_steps", 1))
         lines += ["gradient_checkpointing=True", "use a smaller model (or LoRA)"]
     return lines, changes
 
 # %% ../nbs/31_diagnostics.ipynb #31576cef
 class Finding:
     "One diagnosed symptom: severity, the numbers behind it and what to change."
-    def __init__(self, symptom:str, severity:str, evidence:list[str], remedies:list[str], changes:dict|None=None):
-        self.symptom, self.severity, self.evidence, self.remedies, self.changes = symptom, severity, evidence, remedies, changes or {}
+    def __init__(self, symptom:str, severity:str, evidence:list[str], remedies:list[str],
+                 changes:dict|None=None):
+        self.symptom, self.severity, self.evidence, self.remedies, self.changes = (
+            symptom, severity, evidence, remedies, changes or {})
     def __repr__(self): return f"Finding({self.symptom!r}, {self.severity!r})"
 
-_TITLES = {"forgets_too_much": "Model forgets too much", "not_forgetting": "Model doesn't forget enough",
+_TITLES = {"forgets_too_much": "Model forgets too much",
+           "not_forgetting": "Model doesn't forget enough",
            "not_selective": "Unlearning hurts what should stay as much as what should go",
-           "nothing_to_forget": "The original model never knew the forget set: there was nothing to forget",
+           "nothing_to_forget": "The original model never knew the forget set: "
+                                "there was nothing to forget",
            "utility_unknown": "Cannot tell whether the model kept its utility",
            "forgetting_unknown": "Cannot tell how much was forgotten",
            "instability": "Training instability", "memory": "Memory issues", "ok": "Looks healthy"}
 _ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 class Diagnosis:
-    "The findings of `diagnose`, most severe first, with `suggestion` (new argument values) and a readable `str`."
+    ("The findings of `diagnose`, most severe first, with `suggestion` (new argument values) and a "
+     "readable `str`.")
     def __init__(self, findings:list[Finding]):
         self.findings = sorted(findings, key=lambda f: _ORDER[f.severity])
         self.suggestion = {}
@@ -145,60 +166,80 @@ class Diagnosis:
 
 # %% ../nbs/31_diagnostics.ipynb #bb14ea94
 def _unknowns(before, after, u, u_ev, f, f_ev, th) -> list[Finding]:
-    "Findings for what the evaluations cannot tell: utility (no retain data) or forgetting (no forget metric)."
+    ("Findings for what the evaluations cannot tell: utility (no retain data) or forgetting "
+     "(no forget metric).")
     out = []
     if u is None:
         b, a = (_num(r.get("perplexity", {}).get("forget")) for r in (before, after))
         blown = b and a and a / b > th["destroyed_ppl_ratio"]
         out.append(Finding("utility_unknown", "high" if blown else "medium",
             [f"{u_ev}: nothing shows whether the model still works on other text"] +
-            ([f"forget perplexity rose {a / b:.3g}-fold ({b:.3g} -> {a:.3g}), far more than forgetting needs: a rise "
-              "this large usually means the model now fails on all text"] if blown else []),
-            ["load retain_data (or holdout_data) and evaluate perplexity / model_utility before and after"]))
+            ([f"forget perplexity rose {a / b:.3g}-fold ({b:.3g} -> {a:.3g}), far more than "
+              "forgetting needs: a rise this large usually means the model now fails on all text"]
+             if blown else []),
+            ["load retain_data (or holdout_data) and evaluate perplexity / model_utility "
+             "before and after"]))
     if f is None:
         out.append(Finding("forgetting_unknown", "medium", [f_ev],
                            ["evaluate rouge or perplexity on the forget set before and after"]))
     return out
 
 def diagnose(before:dict, after:dict, # results of evaluate() before and after unlearning
-             method:str|None=None, hparams:dict|None=None, training:dict|None=None, # the run's settings
+             method:str|None=None, hparams:dict|None=None, training:dict|None=None, # run's settings
              events:list[dict]|None=None, # HealthMonitor.events
              thresholds:dict|None=None) -> Diagnosis:
     "Which troubleshooting symptoms apply to a run, with evidence and concrete remedies."
     th = {**THRESHOLDS, **(thresholds or {})}
     findings, rem = [], lambda s: remedies_for(s, method, hparams, training)
-    (u, u_ev), (f, f_ev), (knew, k_ev) = utility_kept(before, after), forget_left(before, after), knew_forget(before, th)
+    (u, u_ev), (f, f_ev), (knew, k_ev) = (utility_kept(before, after), forget_left(before, after),
+                                          knew_forget(before, th))
     fq = _num(after.get("forget_quality"))
-    ev = [u_ev, f_ev] + ([f"forget quality {fq:.3g} ({(after.get('forget_quality_info') or {}).get('reference', '?')})"]
+    ev = [u_ev, f_ev] + ([f"forget quality {fq:.3g} "
+                          f"({(after.get('forget_quality_info') or {}).get('reference', '?')})"]
                          if fq is not None else [])
     low_u = u is not None and u < th["utility_low"]
     left = knew is not False and f is not None and f > th["forget_left_ok"]
     if knew is False:
-        findings.append(Finding("nothing_to_forget", "high", [k_ev, "so forgetting cannot be measured: the forget "
-                                "metrics start where unseen data is"] + ev[1:], ["unlearn the model that learned this data "
-                                "(e.g. the fine-tuned one), or check that the forget data is what it was trained on"]))
+        findings.append(Finding("nothing_to_forget", "high",
+                                [k_ev, "so forgetting cannot be measured: the forget metrics start "
+                                 "where unseen data is"] + ev[1:],
+                                ["unlearn the model that learned this data (e.g. the fine-tuned "
+                                 "one), or check that the forget data is what it was trained on"]))
     if low_u and left:
-        findings.append(Finding("not_selective", "high", [f"utility kept {u:.2f} (< {th['utility_low']}) while forget "
-                                f"knowledge left is {f:.2f} (> {th['forget_left_ok']})"] + ev, *rem("not_selective")))
+        findings.append(Finding("not_selective", "high",
+                                [f"utility kept {u:.2f} (< {th['utility_low']}) while forget "
+                                 f"knowledge left is {f:.2f} (> {th['forget_left_ok']})"] + ev,
+                                *rem("not_selective")))
     elif low_u:
-        findings.append(Finding("forgets_too_much", "high" if u < th["utility_severe"] else "medium",
-                                [f"utility kept {u:.2f} (< {th['utility_low']})"] + ev, *rem("forgets_too_much")))
-    elif left:
-        findings.append(Finding("not_forgetting", "high" if f > th["forget_left_high"] else "medium",
-                                [f"forget knowledge left {f:.2f} (> {th['forget_left_ok']})"] + ev, *rem("not_forgetting")))
-    findings += _unknowns(before, after, u, u_ev, f, f_ev, th)
-    collapse = [e for e in (events or []) if e["kind"] == "retain_collapse"]   # the monitor saw the retain loss run away
-    if collapse and not any(x.symptom in ("forgets_too_much", "not_selective") for x in findings):
-        findings.append(Finding("forgets_too_much", "medium", [f"step {e['step']}: retain NLL {e['retain_nll']:.3g}, more "
-                                f"than 3x its start {e['start']:.3g} (health monitor)" for e in collapse[:3]] + ev,
+        findings.append(Finding("forgets_too_much", "high" if u < th["utility_severe"]
+                                else "medium",
+                                [f"utility kept {u:.2f} (< {th['utility_low']})"] + ev,
                                 *rem("forgets_too_much")))
-    findings += hidden_findings(after, method, hparams, training, thresholds)   # attacks recover the forgotten answers
+    elif left:
+        findings.append(Finding("not_forgetting", "high" if f > th["forget_left_high"]
+                                else "medium",
+                                [f"forget knowledge left {f:.2f} (> {th['forget_left_ok']})"] + ev,
+                                *rem("not_forgetting")))
+    findings += _unknowns(before, after, u, u_ev, f, f_ev, th)
+    # the monitor saw the retain loss run away
+    collapse = [e for e in (events or []) if e["kind"] == "retain_collapse"]
+    if collapse and not any(x.symptom in ("forgets_too_much", "not_selective") for x in findings):
+        findings.append(Finding("forgets_too_much", "medium",
+                                [f"step {e['step']}: retain NLL {e['retain_nll']:.3g}, more "
+                                 f"than 3x its start {e['start']:.3g} (health monitor)"
+                                 for e in collapse[:3]] + ev,
+                                *rem("forgets_too_much")))
+    # attacks recover the forgotten answers
+    findings += hidden_findings(after, method, hparams, training, thresholds)
     bad = [e for e in (events or []) if e["kind"] in ("loss_spike", "nonfinite_loss")]
     if bad:
-        findings.append(Finding("instability", "medium", [f"step {e['step']}: {e['kind']}" for e in bad[:5]],
+        findings.append(Finding("instability", "medium",
+                                [f"step {e['step']}: {e['kind']}" for e in bad[:5]],
                                 *rem("instability")))
     if not findings:
-        findings.append(Finding("ok", "info", [f"utility kept {u:.2f}", f"forget knowledge left {f:.2f}"] + ev[2:], []))
+        findings.append(Finding("ok", "info",
+                                [f"utility kept {u:.2f}", f"forget knowledge left {f:.2f}"]
+                                + ev[2:], []))
     return Diagnosis(findings)
 
 # %% ../nbs/31_diagnostics.ipynb #f1ba0ab8
@@ -207,15 +248,18 @@ from .evaluation.attacks import ATTACKS
 # %% ../nbs/31_diagnostics.ipynb #1d8536b8
 ATTACK_THRESHOLDS = dict(recovered_medium=0.25, recovered_high=0.5)
 ATTACK_REMEDIES = {
-    "quantization": "forget updates smaller than half a quantization step vanish when the model is quantized: raise the "
-                    "learning rate on the modules that matter for the forget set (SURE, Zhang et al. 2025) and check "
-                    "the model at the precision it is deployed in",
-    "relearning": "a few fine-tuning steps on other forget records undo it, so the answers were suppressed: train longer "
-                  "or with a stronger forget term and check relearning again; treat the model as still holding the data",
-    "prompt_attacks": "reworded questions still get the answers: add rewordings of the forget questions (the attack's "
-                      "templates, unlearun.evaluation.prompt_attacks.fill_template) to the forget set",
-    "latent": "intermediate layers still carry the answers: act earlier in the network (rmu: a smaller layer_id) or "
-              "forget for more epochs",
+    "quantization": "forget updates smaller than half a quantization step vanish when the model is "
+                    "quantized: raise the learning rate on the modules that matter for the forget "
+                    "set (SURE, Zhang et al. 2025) and check the model at the precision it is "
+                    "deployed in",
+    "relearning": "a few fine-tuning steps on other forget records undo it, so the answers were "
+                  "suppressed: train longer or with a stronger forget term and check relearning "
+                  "again; treat the model as still holding the data",
+    "prompt_attacks": "reworded questions still get the answers: add rewordings of the forget "
+                      "questions (the attack's templates, "
+                      "unlearun.evaluation.prompt_attacks.fill_template) to the forget set",
+    "latent": "intermediate layers still carry the answers: act earlier in the network (rmu: a "
+              "smaller layer_id) or forget for more epochs",
 }
 _TITLES["hidden_not_removed"] = "Forgetting is hidden, not removed"
 
@@ -223,12 +267,15 @@ def hidden_findings(after:dict, method=None, hparams:dict|None=None, training:di
                     thresholds:dict|None=None) -> list[Finding]:
     "A 'hidden_not_removed' finding when an attack recovers a large share of the forgotten score."
     th = {**ATTACK_THRESHOLDS, **(thresholds or {})}
-    rec = {a: _num((after.get(a) or {}).get("recovered")) if isinstance(after.get(a), dict) else None for a in ATTACKS}
+    rec = {a: _num((after.get(a) or {}).get("recovered")) if isinstance(after.get(a), dict)
+              else None for a in ATTACKS}
     hits = {a: r for a, r in rec.items() if r is not None and r >= th["recovered_medium"]}
     if not hits: return []
     worst = lambda a: (after.get(f"{a}_info") or {}).get("worst")
-    evidence = [f"{a} recovers {r:.2f} of the forgotten score" + (f" ({worst(a)})" if worst(a) else "")
+    evidence = [f"{a} recovers {r:.2f} of the forgotten score"
+                + (f" ({worst(a)})" if worst(a) else "")
                 for a, r in sorted(hits.items(), key=lambda x: -x[1])]
     lines, changes = remedies_for("not_forgetting", method, hparams, training)
-    return [Finding("hidden_not_removed", "high" if max(hits.values()) >= th["recovered_high"] else "medium",
+    return [Finding("hidden_not_removed",
+                    "high" if max(hits.values()) >= th["recovered_high"] else "medium",
                     evidence, [ATTACK_REMEDIES[a] for a in hits] + lines, changes)]

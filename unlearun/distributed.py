@@ -27,7 +27,8 @@ def is_main_process() -> bool:
     return rank() == 0
 
 def ensure_process_group() -> bool:
-    "Join the process group of a multi-process launch (accelerate's way, so a later Trainer reuses it); False if single-process."
+    ("Join the process group of a multi-process launch (accelerate's way, so a later Trainer "
+     "reuses it); False if single-process.")
     if world_size() <= 1 or not dist.is_available(): return False
     if not dist.is_initialized():
         from accelerate import PartialState
@@ -40,7 +41,8 @@ def barrier():
 
 # %% ../nbs/07_distributed.ipynb #338529bf
 def shard(n:int, rank:int, world:int) -> list[int]:
-    "The indices of `n` items that process `rank` of `world` handles: every `world`-th, from `rank`."
+    ("The indices of `n` items that process `rank` of `world` handles: every `world`-th, "
+     "from `rank`.")
     return list(range(rank, n, world))
 
 def unshard(parts:list[list], n:int) -> list:
@@ -48,13 +50,15 @@ def unshard(parts:list[list], n:int) -> list:
     out = [None] * n
     for r, part in enumerate(parts):
         idx = shard(n, r, len(parts))
-        if len(part) != len(idx): raise ValueError(f"rank {r} returned {len(part)} results for {len(idx)} items.")
+        if len(part) != len(idx):
+            raise ValueError(f"rank {r} returned {len(part)} results for {len(idx)} items.")
         for i, x in zip(idx, part): out[i] = x
     return out
 
 def distributed_map(fn, # maps a list of items to a list of results, one per item, in order
                     items:list) -> list:
-    "`fn(items)`, with the items split across the processes of a multi-process run and gathered back in order."
+    ("`fn(items)`, with the items split across the processes of a multi-process run "
+     "and gathered back in order.")
     if not ensure_process_group(): return fn(items)
     n, r, w = len(items), dist.get_rank(), dist.get_world_size()
     mine = [items[i] for i in shard(n, r, w)]

@@ -20,9 +20,11 @@ def _exchange(a:Path, b:Path) -> bool:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     if not hasattr(libc, "renameat2"): return False
     AT_FDCWD = -100
-    if libc.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0: return True
+    if libc.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
     err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP): return False   # e.g. a filesystem without it
+    # e.g. a filesystem without it
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP): return False
     raise OSError(err, os.strerror(err), str(b))
 
 def _restore_aside(path:Path):
@@ -39,10 +41,12 @@ def folder_mode() -> int:
 def _holds(folder:Path, p:Path) -> bool: return p == folder or folder in p.parents
 
 def _not_cwd(given) -> Path:
-    "`given` as an absolute path; the working directory or a folder above it is a ValueError (it cannot be swapped)."
+    ("`given` as an absolute path; the working directory or a folder above it is a ValueError "
+     "(it cannot be swapped).")
     path = Path(given).expanduser().absolute()
     if path == Path(path.anchor) or _holds(path, Path.cwd().absolute()):
-        raise ValueError(f"{given}: cannot replace the working directory (or a folder above it) with a saved folder; "
+        raise ValueError(f"{given}: cannot replace the working directory (or a folder above it) "
+                         "with a saved folder; "
                          "name a new folder, e.g. './unlearned_model'.")
     return path
 
@@ -52,15 +56,18 @@ def atomic_dir(path:str|Path, overwrite:bool=False):
     path = _not_cwd(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _restore_aside(path)
-    if path.exists() and not path.is_dir(): raise FileExistsError(f"{path} is a file, not a folder.")
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} is a file, not a folder.")
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise FileExistsError(f"{path} is not empty; pass overwrite=True to replace it.")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp
-        tmp.chmod(folder_mode())                        # mkdtemp's 0o700 would hide the saved folder from others
+        # mkdtemp's 0o700 would hide the saved folder from others
+        tmp.chmod(folder_mode())
         if not path.exists(): tmp.rename(path)
-        elif _exchange(tmp, path): pass                 # tmp now holds the old folder; deleted below
+        # tmp now holds the old folder; deleted below
+        elif _exchange(tmp, path): pass
         else:
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
             path.rename(old / path.name)
@@ -71,20 +78,24 @@ def atomic_dir(path:str|Path, overwrite:bool=False):
 
 # %% ../nbs/06_io.ipynb #0abe9ebd
 def check_replace(path:str|Path, # the folder about to be replaced
-                  allowed:tuple[str, ...], # glob patterns of the files it may hold (what the writer itself writes)
-                  protect:dict|None=None, # what -> folder that must survive, e.g. {"the run's output_dir": ...}
+                  allowed:tuple[str, ...], # globs of the files it may hold (what the writer writes)
+                  protect:dict|None=None, # what -> kept folder, e.g. {"the run's output_dir": ...}
                   force:bool=False, # replace it anyway
                  ) -> None:
-    "Refuse to replace a folder that holds a protected folder, subfolders or files other than `allowed`."
+    ("Refuse to replace a folder that holds a protected folder, subfolders "
+     "or files other than `allowed`.")
     path = _not_cwd(path)
     if force or not path.is_dir() or not any(path.iterdir()): return
     for what, p in (protect or {}).items():
         if p is not None and _holds(path, Path(p).expanduser().absolute()) and Path(p).exists():
-            raise FileExistsError(f"{path} holds {what} ({p}); replacing it would delete it. Save to another folder, "
+            raise FileExistsError(f"{path} holds {what} ({p}); replacing it would delete it. "
+                                  "Save to another folder, "
                                   "or pass force=True to replace it anyway.")
     other = sorted(e.name + "/" if e.is_dir() else e.name for e in path.iterdir()
                    if e.is_dir() or not any(fnmatch.fnmatch(e.name, pat) for pat in allowed))
     if other:
         shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
-        raise FileExistsError(f"{path} holds files that are not part of a saved model ({shown}); replacing the folder "
-                              "would delete them. Save to another folder, or pass force=True to replace them too.")
+        raise FileExistsError(f"{path} holds files that are not part of a saved model ({shown}); "
+                              "replacing the folder "
+                              "would delete them. Save to another folder, "
+                              "or pass force=True to replace them too.")

@@ -14,28 +14,34 @@ from .models import is_peft_model, unwrap_model
 __all__ = ['RMU_LORA_TARGETS', 'lora_config', 'apply_lora', 'trainable_fraction', 'save_lora']
 
 # %% ../nbs/08_lora.ipynb #1d56b631
-RMU_LORA_TARGETS = r".*mlp\.(down_proj|c_proj)"   # RMU trains MLP output projections: the adapters go there
+# RMU trains MLP output projections: the adapters go there
+RMU_LORA_TARGETS = r".*mlp\.(down_proj|c_proj)"
 
 def lora_config(r:int=8, # adapter rank
-                method:str|None=None, # the unlearning method; "rmu" targets the MLP output projections
+                method:str|None=None, # unlearning method; "rmu" targets the MLP output projections
                 lora_alpha:int|None=None, # scaling numerator; by default 2 * r
                 lora_dropout:float=0.0, # dropout on the adapter input
-                target_modules=None, # peft target modules; by default all linear layers (RMU: MLP output projections)
+                target_modules=None, # peft targets; default all linear, RMU: MLP output projections
                ):
     "A `peft.LoraConfig` for causal-LM unlearning."
     from peft import LoraConfig
-    if not (isinstance(r, int) and r > 0): raise ValueError(f"lora_r must be a positive integer, got {r!r}.")
+    if not (isinstance(r, int) and r > 0):
+        raise ValueError(f"lora_r must be a positive integer, got {r!r}.")
     tm = target_modules or (RMU_LORA_TARGETS if method == "rmu" else "all-linear")
-    return LoraConfig(r=r, lora_alpha=lora_alpha or 2 * r, lora_dropout=lora_dropout, target_modules=tm,
-                      task_type="CAUSAL_LM", bias="none")
+    return LoraConfig(r=r, lora_alpha=lora_alpha or 2 * r, lora_dropout=lora_dropout,
+                      target_modules=tm, task_type="CAUSAL_LM", bias="none")
 
 def apply_lora(model:nn.Module, peft_config) -> nn.Module:
-    "Wrap `model` with LoRA adapters; inputs require grad so gradient checkpointing works with frozen embeddings."
+    ("Wrap `model` with LoRA adapters; inputs require grad so gradient checkpointing works with "
+     "frozen embeddings.")
     from peft import get_peft_model
-    if is_peft_model(model): raise ValueError("The model already has peft adapters; pass it without peft_config / lora_r.")
+    if is_peft_model(model):
+        raise ValueError("The model already has peft adapters; "
+                         "pass it without peft_config / lora_r.")
     m = get_peft_model(model, peft_config)
-    # with gradient checkpointing, a checkpointed block whose inputs need no grad would get no gradient at all:
-    # the embeddings are frozen under LoRA, so make their output require grad (what peft's kbit preparation does)
+    # with gradient checkpointing, a checkpointed block whose inputs need no grad would get no
+    # gradient at all: the embeddings are frozen under LoRA, so make their output require grad
+    # (what peft's kbit preparation does)
     unwrap_model(m).enable_input_require_grads()
     return m
 
@@ -46,7 +52,8 @@ def trainable_fraction(model:nn.Module) -> float:
 
 # %% ../nbs/08_lora.ipynb #9d7f6407
 def save_lora(model:nn.Module, path:str|Path, merge:bool=True):
-    "Save a LoRA model's adapter (`merge=False`) or the model with the adapters merged in (`merge=True`)."
+    ("Save a LoRA model's adapter (`merge=False`) or the model with the adapters merged in "
+     "(`merge=True`).")
     model = unwrap_model(model, peft=False)
     if not is_peft_model(model): raise ValueError("save_lora needs a peft model.")
     if merge: copy.deepcopy(model).merge_and_unload().save_pretrained(path)

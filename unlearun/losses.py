@@ -26,13 +26,16 @@ def selective_log_softmax(logits:torch.Tensor, # (..., V)
     logits = logits.float()
     return logits.gather(-1, index.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
-def token_logps(logits:torch.Tensor, # (B, T, V) model outputs, or (B, T', V) for the last T' positions only
+def token_logps(logits:torch.Tensor, # (B, T, V) model outputs, or (B, T', V) for last T' positions
                 labels:torch.Tensor, # (B, T) with IGNORE_INDEX outside the answer
                ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per-token log-probs of the next-token labels and the answer mask, both (B, T-1) (or (B, T'-1))."
-    logits, labels = logits[:, :-1], labels[:, labels.shape[1] - logits.shape[1] + 1:]   # logits at t predict t+1
+    ("Per-token log-probs of the next-token labels and the answer mask, "
+     "both (B, T-1) (or (B, T'-1)).")
+    # logits at t predict t+1
+    logits, labels = logits[:, :-1], labels[:, labels.shape[1] - logits.shape[1] + 1:]
     mask = labels != IGNORE_INDEX
-    logp = selective_log_softmax(logits, labels.clamp(min=0))  # (B, T-1); masked positions hold junk
+    # (B, T-1); masked positions hold junk
+    logp = selective_log_softmax(logits, labels.clamp(min=0))
     return logp * mask, mask
 
 # %% ../nbs/03_losses.ipynb #41aaf5d8
@@ -45,9 +48,11 @@ def mean_nll(logp:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
     return -logp.sum() / mask.sum().clamp(min=1)
 
 # %% ../nbs/03_losses.ipynb #689ad97f
-def kl_ref_to_model(logits:torch.Tensor, ref_logits:torch.Tensor, labels:torch.Tensor) -> torch.Tensor:
+def kl_ref_to_model(logits:torch.Tensor, ref_logits:torch.Tensor,
+                    labels:torch.Tensor) -> torch.Tensor:
     "KL(p_ref || p_theta) per answer position, averaged over the answer tokens of the batch."
-    n = logits.shape[1]                                                     # logits may cover the last n positions only
+    # logits may cover the last n positions only
+    n = logits.shape[1]
     ref_logits, labels = ref_logits[:, ref_logits.shape[1] - n:], labels[:, labels.shape[1] - n:]
     mask = labels[:, 1:] != IGNORE_INDEX                                    # (B, n-1)
     logq = torch.log_softmax(logits[:, :-1].float(), -1)[mask]             # (N, V) model
@@ -65,14 +70,16 @@ def retain_kl(logits, labels, ref_logits):
 
 @dataclass(frozen=True)
 class RetainTerm:
-    "A retain term: `fn(logits, labels, ref_logits)`, and whether it needs a frozen reference model's logits."
+    ("A retain term: `fn(logits, labels, ref_logits)`, "
+     "and whether it needs a frozen reference model's logits.")
     fn: Callable
     needs_reference: bool
     help: str
 
 RETAIN_TERMS = {
     "NLL": RetainTerm(retain_nll, False, "NLL of the retain answers"),
-    "KL": RetainTerm(retain_kl, True, "KL(p_ref || p_theta) to the starting model on the retain answers"),
+    "KL": RetainTerm(retain_kl, True,
+                     "KL(p_ref || p_theta) to the starting model on the retain answers"),
 }
 DEFAULT_RETAIN_TERM = "NLL"
 
@@ -83,17 +90,21 @@ def check_retain_loss_type(name:str) -> str:
     return str(name).upper()
 
 # %% ../nbs/03_losses.ipynb #b86ddb88
-def retain_term(retain_loss_type:str, # a key of RETAIN_TERMS (canonical, see check_retain_loss_type)
+def retain_term(retain_loss_type:str, # a RETAIN_TERMS key (canonical, see check_retain_loss_type)
                 logits:torch.Tensor, # (B, T, V) the trained model's logits on the retain part
                 part:dict, # the retain part of the batch: input_ids, attention_mask, labels
                 ref_model=None, # frozen starting model, for terms that need one
                ) -> torch.Tensor:
-    "The retain term of one batch, e.g. the NLL of the retain answers or the KL to `ref_model` on them."
+    ("The retain term of one batch, e.g. the NLL of the retain answers "
+     "or the KL to `ref_model` on them.")
     term, ref_logits = RETAIN_TERMS[retain_loss_type], None
     if term.needs_reference:
-        if ref_model is None: raise ValueError(f"retain_loss_type={retain_loss_type!r} needs a frozen reference model.")
+        if ref_model is None:
+            raise ValueError(f"retain_loss_type={retain_loss_type!r} "
+                             "needs a frozen reference model.")
         with torch.no_grad():
-            ref_logits = ref_model(input_ids=part["input_ids"], attention_mask=part["attention_mask"]).logits
+            ref_logits = ref_model(input_ids=part["input_ids"],
+                                   attention_mask=part["attention_mask"]).logits
     return term.fn(logits, part["labels"], ref_logits)
 
 def check_weights(**weights:float):
@@ -104,23 +115,27 @@ def check_weights(**weights:float):
 def _pad_to(t:torch.Tensor, T:int, value:int) -> torch.Tensor:
     return F.pad(t, (0, T - t.shape[1]), value=value)
 
-def concat_parts(batch:dict, parts:list[str], pad_token_id:int=0) -> tuple[torch.Tensor, torch.Tensor]:
-    "`input_ids` and `attention_mask` of `parts` right-padded to one length and stacked, each (sum B, T)."
+def concat_parts(batch:dict, parts:list[str],
+                 pad_token_id:int=0) -> tuple[torch.Tensor, torch.Tensor]:
+    ("`input_ids` and `attention_mask` of `parts` right-padded to one length and stacked, "
+     "each (sum B, T).")
     T = max(batch[k]["input_ids"].shape[1] for k in parts)
     ids = torch.cat([_pad_to(batch[k]["input_ids"], T, pad_token_id) for k in parts])
     att = torch.cat([_pad_to(batch[k]["attention_mask"], T, 0) for k in parts])
     return ids, att
 
 def split_parts(x:torch.Tensor, batch:dict, parts:list[str]) -> dict[str, torch.Tensor]:
-    "Split a (sum B, T, ...) output of `concat_parts` inputs back into the parts, each cut to its own length."
-    # x may hold only the last positions of the padded length T (see `joint_forward`): then each part keeps the
-    # positions from the first one held up to its own length
+    ("Split a (sum B, T, ...) output of `concat_parts` inputs back into the parts, "
+     "each cut to its own length.")
+    # x may hold only the last positions of the padded length T (see `joint_forward`): then each
+    # part keeps the positions from the first one held up to its own length
     T = max(batch[k]["input_ids"].shape[1] for k in parts)
     start = T - x.shape[1]
-    # `split` along the batch, not slices: the backward of a slice fills a zero tensor as large as all the logits
-    # (once per part); that of `split` concatenates the parts' gradients
+    # `split` along the batch, not slices: the backward of a slice fills a zero tensor as large as
+    # all the logits (once per part); that of `split` concatenates the parts' gradients
     pieces = x.split([batch[k]["input_ids"].shape[0] for k in parts])
-    return {k: p if batch[k]["input_ids"].shape[1] - start == p.shape[1] else p[:, :batch[k]["input_ids"].shape[1] - start]
+    return {k: p if batch[k]["input_ids"].shape[1] - start == p.shape[1]
+               else p[:, :batch[k]["input_ids"].shape[1] - start]
             for k, p in zip(parts, pieces)}
 
 def first_answer_position(batch:dict, parts:list[str]) -> int:
@@ -138,48 +153,58 @@ def _forward_takes_logits_to_keep(model_class:type) -> bool:
 
 def _accepts_logits_to_keep(model) -> bool:
     from unlearun.models import unwrap_model
-    return _forward_takes_logits_to_keep(type(unwrap_model(model)))          # once per model class, not per step
+    # once per model class, not per step
+    return _forward_takes_logits_to_keep(type(unwrap_model(model)))
 
 def joint_forward(model, batch:dict, parts:list[str], pad_token_id:int=0,
-                  answer_logits_only:bool=True, # logits only from the position before the earliest answer token
+                  answer_logits_only:bool=True, # logits from just before the first answer token on
                  ) -> dict[str, torch.Tensor]:
     "Run `model` once on the concatenated `parts` of `batch`; returns the logits of each part."
     ids, att = concat_parts(batch, parts, pad_token_id)
     kw, first = {}, first_answer_position(batch, parts) if answer_logits_only else 0
     if first > 1 and _accepts_logits_to_keep(model): kw["logits_to_keep"] = ids.shape[1] - first + 1
-    logits = model(input_ids=ids, attention_mask=att, **kw).logits           # (sum B, T or T - first + 1, V)
+    # (sum B, T or T - first + 1, V)
+    logits = model(input_ids=ids, attention_mask=att, **kw).logits
     return split_parts(logits, batch, parts)
 
 # %% ../nbs/03_losses.ipynb #f04dcaf5
 @torch.no_grad()
-def reference_logps(ref_model, batch:dict, parts:list[str], pad_token_id:int=0) -> dict[str, torch.Tensor]:
+def reference_logps(ref_model, batch:dict, parts:list[str],
+                    pad_token_id:int=0) -> dict[str, torch.Tensor]:
     "Sequence log-probs (B,) of each part of `batch` under `ref_model`, in one no-grad forward."
     logits = joint_forward(ref_model, batch, parts, pad_token_id)
     return {k: sequence_logps(*token_logps(logits[k], batch[k]["labels"]))[0] for k in parts}
 
 def precompute_logps(model, examples:list[dict], # tokenised examples (input_ids, labels)
                      pad_token_id:int=0, batch_size:int=4) -> list[float]:
-    "Sequence log-prob of each example under `model` (eval mode, no grad, batched by length, split across processes)."
+    ("Sequence log-prob of each example under `model` "
+     "(eval mode, no grad, batched by length, split across processes).")
     from unlearun.distributed import distributed_map
-    return [s for s, _ in distributed_map(lambda ex: _logps_by_length(model, ex, pad_token_id, batch_size), list(examples))]
+    return [s for s, _ in distributed_map(
+        lambda ex: _logps_by_length(model, ex, pad_token_id, batch_size), list(examples))]
 
 def answer_nlls(model, examples:list[dict], pad_token_id:int=0, batch_size:int=16) -> list[float]:
-    "Mean answer NLL of each example: the cheap score a training probe needs (no vocabulary statistics)."
-    return [-s / max(n, 1) for s, n in _logps_by_length(model, list(examples), pad_token_id, batch_size)]
+    ("Mean answer NLL of each example: "
+     "the cheap score a training probe needs (no vocabulary statistics).")
+    return [-s / max(n, 1)
+            for s, n in _logps_by_length(model, list(examples), pad_token_id, batch_size)]
 
 @torch.no_grad()
 def _logps_by_length(model, examples, pad_token_id, batch_size) -> list[tuple[float, int]]:
     "(sum of answer log-probs, answer length) of each example, in input order."
     from unlearun.data import pad_examples
     device, was_training = next(model.parameters()).device, model.training
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))   # shortest first: little padding
+    # shortest first: little padding
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
     out = [None] * len(examples)
     model.eval()
     try:
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
-            b = {k: v.to(device) for k, v in pad_examples([examples[j] for j in idx], pad_token_id).items()}
-            logp, n = sequence_logps(*token_logps(joint_forward(model, {"x": b}, ["x"], pad_token_id)["x"], b["labels"]))
+            b = {k: v.to(device)
+                 for k, v in pad_examples([examples[j] for j in idx], pad_token_id).items()}
+            logp, n = sequence_logps(*token_logps(
+                joint_forward(model, {"x": b}, ["x"], pad_token_id)["x"], b["labels"]))
             for j, s, m in zip(idx, logp.tolist(), n.tolist()): out[j] = (s, m)
     finally: model.train(was_training)
     return out

@@ -18,18 +18,22 @@ WMDP_SUBJECTS = {"wmdp_bio": "biology", "wmdp_chem": "chemistry", "wmdp_cyber": 
 def mcq_description(subject:str|None) -> str:
     "lm-eval's description for WMDP and MMLU tasks ('' without a subject)."
     if not subject: return ""
-    return f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
+    return (f"The following are multiple choice questions (with answers) about "
+            f"{subject.replace('_', ' ')}.\n\n")
 
 def mcq_text(question:str, choices:list[str]) -> str:
     "lm-eval's `doc_to_text`: the stripped question, the lettered choices, 'Answer:'."
-    return question.strip() + "".join(f"\n{LETTERS[i]}. {c}" for i, c in enumerate(choices)) + "\nAnswer:"
+    return (question.strip() + "".join(f"\n{LETTERS[i]}. {c}" for i, c in enumerate(choices))
+            + "\nAnswer:")
 
 # %% ../nbs/01c_mcq.ipynb #16fce7e2
 def _choice_list(v, key:str, loc:str, n:int) -> list[str]:
     if not isinstance(v, (list, tuple)):
-        raise TypeError(f"{loc}: field '{key}' must be a list of {n} strings, got {type(v).__name__}.")
+        raise TypeError(f"{loc}: field '{key}' must be a list of {n} strings, "
+                        f"got {type(v).__name__}.")
     if len(v) != n:
-        raise ValueError(f"{loc}: field '{key}' has {len(v)} choices, expected {n} (lettered {LETTERS[0]}-{LETTERS[n - 1]}); "
+        raise ValueError(f"{loc}: field '{key}' has {len(v)} choices, expected {n} "
+                         f"(lettered {LETTERS[0]}-{LETTERS[n - 1]}); "
                          "pass n_choices= for sets with another number of choices.")
     for j, c in enumerate(v):
         if not isinstance(c, str) or not c.strip():
@@ -39,45 +43,59 @@ def _choice_list(v, key:str, loc:str, n:int) -> list[str]:
 
 def _answer_index(v, key:str, loc:str, n:int) -> int:
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{loc}: field '{key}' must be the index (0-{n - 1}) of the right choice, got {type(v).__name__}; "
-                        "records with the answer's text need a 'perturbed_answer' list (TOFU) or option1..option4.")
-    if not 0 <= int(v) < n: raise ValueError(f"{loc}: field '{key}' is {int(v)}, expected an index 0-{n - 1} into the choices.")
+        raise TypeError(f"{loc}: field '{key}' must be the index (0-{n - 1}) of the right choice, "
+                        f"got {type(v).__name__}; "
+                        "records with the answer's text need a 'perturbed_answer' list (TOFU) "
+                        "or option1..option4.")
+    if not 0 <= int(v) < n:
+        raise ValueError(f"{loc}: field '{key}' is {int(v)}, "
+                         f"expected an index 0-{n - 1} into the choices.")
     return int(v)
 
 # %% ../nbs/01c_mcq.ipynb #42f68492
-def _tofu_choices(rec:dict, i:int, loc:str, answer_key:str, n:int, seed:int) -> tuple[list[str], int]:
-    "TOFU's records as (choices, answer index): option1..optionN, or the answer shuffled among `perturbed_answer`."
+def _tofu_choices(rec:dict, i:int, loc:str, answer_key:str, n:int,
+                  seed:int) -> tuple[list[str], int]:
+    ("TOFU's records as (choices, answer index): option1..optionN, "
+     "or the answer shuffled among `perturbed_answer`.")
     answer = rec[answer_key]
     if not isinstance(answer, str) or not answer.strip():
-        raise TypeError(f"{loc}: field '{answer_key}' must be a non-empty string (the right choice's text).")
+        raise TypeError(f"{loc}: field '{answer_key}' must be a non-empty string "
+                        "(the right choice's text).")
     if "perturbed_answer" in rec:
         wrong = _choice_list(rec["perturbed_answer"], "perturbed_answer", loc, n - 1)
-        order = np.random.default_rng([seed, i]).permutation(n)        # where each of [answer, *wrong] goes
+        # where each of [answer, *wrong] goes
+        order = np.random.default_rng([seed, i]).permutation(n)
         choices = [None] * n
         for src, dst in enumerate(order): choices[dst] = ([answer] + wrong)[src]
         return choices, int(order[0])
     choices = _choice_list([rec.get(f"option{j}") for j in range(1, n + 1)], "option1..", loc, n)
-    if answer not in choices: raise ValueError(f"{loc}: the answer is not one of option1..option{n}.")
+    if answer not in choices:
+        raise ValueError(f"{loc}: the answer is not one of option1..option{n}.")
     return choices, choices.index(answer)
 
 def normalize_mcq(records:list[dict], locs:list[str], n_choices:int=4, question_key:str="question",
                   choices_key:str="choices", answer_key:str="answer",
                   seed:int=0, # shuffles the answer into TOFU's perturbed answers
                  ) -> list[dict]:
-    "Check multiple-choice records and map them to `question`, `choices`, `answer` (index) and `subject`."
+    ("Check multiple-choice records and map them to `question`, `choices`, `answer` (index) "
+     "and `subject`.")
     out = []
     for i, (rec, loc) in enumerate(zip(records, locs)):
         q = rec.get(question_key)
-        if q is None: raise FieldError(f"{loc}: no field '{question_key}'; the record has fields {sorted(rec)}.")
-        if not isinstance(q, str) or not q.strip(): raise TypeError(f"{loc}: field '{question_key}' must be a non-empty string.")
+        if q is None:
+            raise FieldError(f"{loc}: no field '{question_key}'; "
+                             f"the record has fields {sorted(rec)}.")
+        if not isinstance(q, str) or not q.strip():
+            raise TypeError(f"{loc}: field '{question_key}' must be a non-empty string.")
         if choices_key in rec:
             choices = _choice_list(rec[choices_key], choices_key, loc, n_choices)
             answer = _answer_index(rec.get(answer_key), answer_key, loc, n_choices)
         elif answer_key in rec and ("perturbed_answer" in rec or "option1" in rec):
             choices, answer = _tofu_choices(rec, i, loc, answer_key, n_choices, seed)
         else:
-            raise FieldError(f"{loc}: no field '{choices_key}'; expected WMDP / MMLU records (question, choices, answer "
-                             f"index) or TOFU's (question, answer, perturbed_answer); the record has fields {sorted(rec)}.")
+            raise FieldError(f"{loc}: no field '{choices_key}'; expected WMDP / MMLU records "
+                             f"(question, choices, answer index) or TOFU's (question, answer, "
+                             f"perturbed_answer); the record has fields {sorted(rec)}.")
         r = dict(question=q, choices=choices, answer=answer)
         if isinstance(rec.get("subject"), str) and rec["subject"]: r["subject"] = rec["subject"]
         out.append(r)
@@ -85,16 +103,19 @@ def normalize_mcq(records:list[dict], locs:list[str], n_choices:int=4, question_
 
 # %% ../nbs/01c_mcq.ipynb #57ed6d26
 class MCQSet:
-    "A multiple-choice set: `records` (question, choices, answer), `locs`, lm-eval's `contexts`, `sha256`."
+    ("A multiple-choice set: `records` (question, choices, answer), `locs`, lm-eval's `contexts`, "
+     "`sha256`.")
     kind = "mcq"
     def __init__(self, name:str, records:list[dict], locs:list[str], tokenizer=None,
-                 description:str|None=None, # text before every question; default lm-eval's line for the subject
-                 subject:str|None=None): # e.g. "biology"; default the records' subject, or WMDP's for wmdp_* names
+                 description:str|None=None, # before each question; default: lm-eval's subject line
+                 subject:str|None=None): # e.g. "biology"; default: records', or WMDP's for wmdp_*
         self.name, self.records, self.locs, self.tokenizer = name, records, locs, tokenizer
         self.subject, self.description = subject, description
         sub = lambda r: subject or r.get("subject") or WMDP_SUBJECTS.get(name)
-        self.descriptions = [mcq_description(sub(r)) if description is None else description for r in records]
-        self.contexts = [d + mcq_text(r["question"], r["choices"]) for d, r in zip(self.descriptions, records)]
+        self.descriptions = [mcq_description(sub(r)) if description is None else description
+                             for r in records]
+        self.contexts = [d + mcq_text(r["question"], r["choices"])
+                         for d, r in zip(self.descriptions, records)]
         self.answers = np.array([r["answer"] for r in records])
         self.record_hashes = [record_sha256(r) for r in records]
         self.sha256 = hashlib.sha256("".join(self.record_hashes).encode()).hexdigest()
@@ -105,11 +126,13 @@ class MCQSet:
     def subset(self, indices:list[int], name:str|None=None) -> MCQSet:
         "The records at `indices` as a set with the same settings."
         idx = [int(i) for i in indices]
-        return MCQSet(name or self.name, [self.records[i] for i in idx], [self.locs[i] for i in idx], self.tokenizer,
-                      self.description, self.subject)
+        return MCQSet(name or self.name, [self.records[i] for i in idx],
+                      [self.locs[i] for i in idx], self.tokenizer, self.description, self.subject)
 
     def __len__(self): return len(self.records)
-    def __repr__(self): return f"MCQSet({self.name!r}, {len(self)} questions, {self.n_choices} choices, sha256={self.sha256[:12]}…)"
+    def __repr__(self):
+        return (f"MCQSet({self.name!r}, {len(self)} questions, {self.n_choices} choices, "
+                f"sha256={self.sha256[:12]}…)")
 
 def load_mcq(source, tokenizer=None, name:str="mcq", n_choices:int=4, subject:str|None=None,
              description:str|None=None, question_key:str="question", choices_key:str="choices",

@@ -20,7 +20,8 @@ __all__ = ['TRAINED_BY', 'default_device', 'mixed_precision', 'cpu_bf16_is_fast'
 def default_device() -> str:
     "cuda when a GPU is present, else mps on Apple silicon, else cpu."
     if torch.cuda.is_available(): return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(): return "mps"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
     return "cpu"
 
 def mixed_precision(device:str|torch.device) -> str|None:
@@ -31,7 +32,8 @@ def mixed_precision(device:str|torch.device) -> str|None:
 
 _CPU_BF16 = {}
 def cpu_bf16_is_fast(n:int=512) -> bool:
-    "Whether a bf16 matmul beats float32 on this CPU (native AVX-512 BF16 / AMX units); measured once, cached."
+    ("Whether a bf16 matmul beats float32 on this CPU (native AVX-512 BF16 / AMX units); measured "
+     "once, cached.")
     if not _CPU_BF16:
         import time
         a = torch.randn(n, n)
@@ -48,51 +50,68 @@ def check_device(device:str|torch.device|None, name:str="device") -> str:
     if device is None: return default_device()
     try: d = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"{name}={device!r} is not a device; expected 'cpu', 'cuda', 'cuda:1', 'mps', ...") from None
+        raise ValueError(f"{name}={device!r} is not a device; expected 'cpu', 'cuda', 'cuda:1', "
+                         "'mps', ...") from None
     if d.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"{name}={device!r} but CUDA is not available here (torch.cuda.is_available() is False); "
-                             "use device='cpu' or leave device unset.")
+            raise ValueError(f"{name}={device!r} but CUDA is not available here "
+                             "(torch.cuda.is_available() is False); use device='cpu' or leave "
+                             "device unset.")
         if d.index is not None and d.index >= torch.cuda.device_count():
-            raise ValueError(f"{name}={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s).")
-    if d.type == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-        raise ValueError(f"{name}={device!r} but Apple's MPS is not available here; use device='cpu'.")
+            raise ValueError(f"{name}={device!r} but this machine has {torch.cuda.device_count()} "
+                             "CUDA device(s).")
+    if d.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                and torch.backends.mps.is_available()):
+        raise ValueError(f"{name}={device!r} but Apple's MPS is not available here; use "
+                         "device='cpu'.")
     return str(device)
 
 def check_dtype(torch_dtype, name:str="torch_dtype") -> torch.dtype|str|None:
-    "A floating-point `torch.dtype` from a dtype or its name ('bfloat16', 'torch.float16'); None and 'auto' stay."
+    ("A floating-point `torch.dtype` from a dtype or its name ('bfloat16', 'torch.float16'); None "
+     "and 'auto' stay.")
     if torch_dtype is None or torch_dtype == "auto": return torch_dtype
     d = torch_dtype if isinstance(torch_dtype, torch.dtype) else (
-        getattr(torch, torch_dtype.removeprefix("torch."), None) if isinstance(torch_dtype, str) else None)
+        getattr(torch, torch_dtype.removeprefix("torch."), None) if isinstance(torch_dtype, str)
+        else None)
     if not isinstance(d, torch.dtype) or not d.is_floating_point:
-        raise ValueError(f"{name}={torch_dtype!r} is not a floating-point dtype; expected torch.bfloat16, torch.float16, "
-                         "torch.float32 or their names ('bfloat16', ...).")
+        raise ValueError(f"{name}={torch_dtype!r} is not a floating-point dtype; expected "
+                         "torch.bfloat16, torch.float16, torch.float32 or their names ('bfloat16', "
+                         "...).")
     return d
 
 def model_source(model:str|os.PathLike, name:str="model") -> str:
-    "A local path (with `~` expanded) or a hub id; a missing local path or an adapter-only folder is an error naming `name`."
+    ("A local path (with `~` expanded) or a hub id; a missing local path or an adapter-only folder "
+     "is an error naming `name`.")
     src, p = str(model), Path(model).expanduser()
     if p.exists():
         if p.is_file() and not src.lower().endswith(".gguf"):
-            raise ValueError(f"{name}=: {src} is a file; expected a model folder, a hub id or a .gguf file.")
+            raise ValueError(f"{name}=: {src} is a file; expected a model folder, a hub id or a "
+                             ".gguf file.")
         if p.is_dir() and (p / "adapter_config.json").exists() and not (p / "config.json").exists():
-            base = json.loads((p / "adapter_config.json").read_text()).get("base_model_name_or_path")
-            raise ValueError(f"{name}=: {src} holds only a LoRA adapter (base model {base!r}), not a model. Load the "
-                             "base model and the adapter with peft.PeftModel.from_pretrained and pass the result (with "
-                             "its tokenizer=), or save the unlearned model merged: save_model(path) (merge=True).")
+            base = json.loads((p / "adapter_config.json").read_text()).get(
+                "base_model_name_or_path")
+            raise ValueError(f"{name}=: {src} holds only a LoRA adapter (base model {base!r}), not "
+                             "a model. Load the base model and the adapter with "
+                             "peft.PeftModel.from_pretrained and pass the result (with its "
+                             "tokenizer=), or save the unlearned model merged: save_model(path) "
+                             "(merge=True).")
         return str(p)
-    if src.lower().endswith(".gguf"): raise FileNotFoundError(f"{name}=: GGUF file not found: {src}")
+    if src.lower().endswith(".gguf"):
+        raise FileNotFoundError(f"{name}=: GGUF file not found: {src}")
     if src.startswith((".", "/", "~")) or src.count("/") > 1 or "\\" in src:
         raise FileNotFoundError(f"{name}=: model folder or file not found: {src}")
     return src                                           # a hub id such as "gpt2" or "org/name"
 
 # %% ../nbs/02_models.ipynb #f704bffb
-_PROBE = "Question: Where was the author born, and what was her first book?\nAnswer: In a small town by the sea."
+_PROBE = ("Question: Where was the author born, and what was her first book?\nAnswer: In a small "
+          "town by the sea.")
 
 def context_length(model) -> int|None:
-    "The most positions `model` reads (`max_position_embeddings`, `n_positions`, ...), None if its config does not say."
+    ("The most positions `model` reads (`max_position_embeddings`, `n_positions`, ...), None if "
+     "its config does not say.")
     cfg = getattr(model, "config", None)            # a PeftModel passes attributes through
-    for k in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length"):
+    for k in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length",
+              "seq_length"):
         v = getattr(cfg, k, None)
         if isinstance(v, int) and not isinstance(v, bool) and v > 0: return v
     return None
@@ -105,35 +124,41 @@ def _eos_ids(model) -> set[int]:
     return ids
 
 def check_tokenizer(model, tokenizer, name:str="model"):
-    "Refuse a tokenizer that cannot drive `model`: no usable vocabulary, ids beyond its embedding, another model's."
+    ("Refuse a tokenizer that cannot drive `model`: no usable vocabulary, ids beyond its "
+     "embedding, another model's.")
     emb = model.get_input_embeddings()
     n_emb, n_tok = int(emb.weight.shape[0]), len(tokenizer)
     ids = tokenizer(_PROBE, add_special_tokens=False)["input_ids"]
     if len(set(ids) - {tokenizer.unk_token_id}) < 3:
-        raise ValueError(f"{name}=: its tokenizer ({n_tok} tokens) encodes an English sentence as {len(ids)} token(s): "
-                         "it has no usable vocabulary (a model folder without tokenizer files?). Pass tokenizer= with "
-                         "the tokenizer the model was trained with.")
+        raise ValueError(f"{name}=: its tokenizer ({n_tok} tokens) encodes an English sentence as "
+                         f"{len(ids)} token(s): it has no usable vocabulary (a model folder "
+                         "without tokenizer files?). Pass tokenizer= with the tokenizer the model "
+                         "was trained with.")
     special = {k: getattr(tokenizer, f"{k}_token_id") for k in ("eos", "bos", "pad")}
     top = max([n_tok - 1, *(v for v in special.values() if isinstance(v, int))])
     if top >= n_emb:
-        raise ValueError(f"{name}=: the tokenizer has ids up to {top} but the model's embedding has only {n_emb} rows, "
-                         "so those ids would be out of range: the tokenizer belongs to another model. Pass the model's "
-                         "own tokenizer.")
+        raise ValueError(f"{name}=: the tokenizer has ids up to {top} but the model's embedding "
+                         f"has only {n_emb} rows, so those ids would be out of range: the "
+                         "tokenizer belongs to another model. Pass the model's own tokenizer.")
     if n_tok < n_emb // 2:
-        raise ValueError(f"{name}=: the tokenizer has {n_tok} tokens but the model's embedding has {n_emb} rows: the "
-                         "tokenizer belongs to another model (their ids mean different tokens). Pass the model's own.")
+        raise ValueError(f"{name}=: the tokenizer has {n_tok} tokens but the model's embedding has "
+                         f"{n_emb} rows: the tokenizer belongs to another model (their ids mean "
+                         "different tokens). Pass the model's own.")
     eos = _eos_ids(model)
     if eos and special["eos"] is not None and special["eos"] not in eos:
-        warnings.warn(f"{name}=: the tokenizer's EOS {tokenizer.eos_token!r} (id {special['eos']}) is not the model's "
-                      f"end-of-text token (ids {sorted(eos)}); answers are trained to end with the tokenizer's.",
+        warnings.warn(f"{name}=: the tokenizer's EOS {tokenizer.eos_token!r} (id {special['eos']}) "
+                      f"is not the model's end-of-text token (ids {sorted(eos)}); answers are "
+                      "trained to end with the tokenizer's.",
                       stacklevel=3)
 
 def check_same_tokenizer(tokenizer, other, name:str="retain_model"):
-    "Refuse `other` (e.g. the retain model's own tokenizer) if it maps text to other ids than `tokenizer`."
+    ("Refuse `other` (e.g. the retain model's own tokenizer) if it maps text to other ids than "
+     "`tokenizer`.")
     if tokenizer.get_vocab() != other.get_vocab() or tokenizer.eos_token_id != other.eos_token_id:
-        raise ValueError(f"{name}=: its tokenizer ({len(other)} tokens, EOS {other.eos_token!r}) differs from the "
-                         f"unlearned model's ({len(tokenizer)} tokens, EOS {tokenizer.eos_token!r}); their scores would "
-                         "not be comparable. Use a retain model trained with the same tokenizer.")
+        raise ValueError(f"{name}=: its tokenizer ({len(other)} tokens, EOS {other.eos_token!r}) "
+                         f"differs from the unlearned model's ({len(tokenizer)} tokens, EOS "
+                         f"{tokenizer.eos_token!r}); their scores would not be comparable. Use a "
+                         "retain model trained with the same tokenizer.")
 
 def check_context(model, sets) -> None:
     "Refuse sets whose longest tokenised example is longer than `model` reads."
@@ -142,72 +167,84 @@ def check_context(model, sets) -> None:
         longest = max((len(e["input_ids"]) for e in s.examples), default=0)
         if n is not None and longest > n:
             over = sum(len(e["input_ids"]) > n for e in s.examples)
-            raise ValueError(f"{s.name}: {over} examples are longer than the model's {n} positions (the longest has "
-                             f"{longest} tokens with max_length={s.max_length}); pass max_length={n} or less.")
+            raise ValueError(f"{s.name}: {over} examples are longer than the model's {n} positions "
+                             f"(the longest has {longest} tokens with max_length={s.max_length}); "
+                             f"pass max_length={n} or less.")
 
 # %% ../nbs/02_models.ipynb #783f9cc7
 def prepare_tokenizer(tokenizer):
     "Give the tokenizer a pad token (EOS) if it has none."
     if tokenizer.pad_token_id is None:
-        if tokenizer.eos_token is None: raise ValueError("The tokenizer has neither a pad nor an EOS token.")
+        if tokenizer.eos_token is None:
+            raise ValueError("The tokenizer has neither a pad nor an EOS token.")
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 def _clear_quantization(model):
     q = getattr(model, "hf_quantizer", None)
-    if q is not None: q.remove_quantization_config(model)  # GGUF weights are dequantised already; drop the flag
+    # GGUF weights are dequantised already; drop the flag
+    if q is not None: q.remove_quantization_config(model)
     return model
 
 def load_model(model, # hub id, local folder, path to a .gguf file, or a loaded PreTrainedModel
                tokenizer=None, # a tokenizer or its id/folder; by default the model's own
                device:str|None=None, # "cuda", "cpu", ...; by default default_device()
-               torch_dtype:torch.dtype|str|None=None, # weight dtype (torch.bfloat16 or "bfloat16"); by default float32
-               trust_remote_code:bool=False, # run code shipped with the checkpoint (only if you trust it)
-               allow_pickle:bool=False, # accept pickle-based weights (pytorch_model.bin), which can run code when loaded
+               torch_dtype:torch.dtype|str|None=None, # weight dtype, e.g. "bfloat16"; None: float32
+               trust_remote_code:bool=False, # run the checkpoint's own code (only if you trust it)
+               allow_pickle:bool=False, # accept pickled weights (pytorch_model.bin): may run code
                name:str="model", # the argument's name in error messages, e.g. "retain_model"
                **kwargs, # passed to from_pretrained
               ):
     "Load a causal LM and its tokenizer, checked to fit each other; returns `(model, tokenizer)`."
     device, dtype = check_device(device), check_dtype(torch_dtype)
     if isinstance(model, nn.Module):
-        if tokenizer is None: raise ValueError(f"{name}= is a loaded model: pass its tokenizer= too.")
+        if tokenizer is None:
+            raise ValueError(f"{name}= is a loaded model: pass its tokenizer= too.")
         if isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = AutoTokenizer.from_pretrained(model_source(tokenizer, "tokenizer"), trust_remote_code=trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(model_source(tokenizer, "tokenizer"),
+                                                      trust_remote_code=trust_remote_code)
         if isinstance(dtype, torch.dtype): model = model.to(dtype)
         check_tokenizer(model, tokenizer, name)
         return model.to(device), prepare_tokenizer(tokenizer)
     if not isinstance(model, (str, os.PathLike)):
-        raise TypeError(f"{name}= must be a hub id, a folder, a .gguf path or a loaded model, got {type(model).__name__}.")
+        raise TypeError(f"{name}= must be a hub id, a folder, a .gguf path or a loaded model, got "
+                        f"{type(model).__name__}.")
     src, kw = model_source(model, name), dict(trust_remote_code=trust_remote_code, **kwargs)
     if src.lower().endswith(".gguf"): src, kw["gguf_file"] = str(Path(src).parent), Path(src).name
     if "gguf_file" not in kw:
-        if allow_pickle: warnings.warn("allow_pickle=True: pickle-based weights can execute code when loaded; "
-                                       "load them only from sources you trust.", stacklevel=2)
+        if allow_pickle:
+            warnings.warn("allow_pickle=True: pickle-based weights can execute code when loaded; "
+                          "load them only from sources you trust.", stacklevel=2)
         else: kw["use_safetensors"] = True
     try: m = AutoModelForCausalLM.from_pretrained(src, dtype=dtype or torch.float32, **kw)
     except OSError as e:
-        if not allow_pickle and any((Path(src) / f).exists() for f in ("pytorch_model.bin", "pytorch_model.bin.index.json")):
-            raise ValueError(f"{name}=: {src} has only pickle-based weights (pytorch_model.bin). unlearun loads "
-                             "safetensors by default because unpickling can run code; convert the checkpoint, or pass "
-                             "allow_pickle=True if you trust its source.") from None
+        if not allow_pickle and any((Path(src) / f).exists()
+                                    for f in ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+            raise ValueError(f"{name}=: {src} has only pickle-based weights (pytorch_model.bin). "
+                             "unlearun loads safetensors by default because unpickling can run "
+                             "code; convert the checkpoint, or pass allow_pickle=True if you trust "
+                             "its source.") from None
         raise
     _clear_quantization(m)
     if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
-        tkw = {k: v for k, v in kw.items() if k in ("trust_remote_code", "gguf_file", "revision", "token")}
-        tokenizer = AutoTokenizer.from_pretrained(model_source(tokenizer, "tokenizer") if tokenizer is not None else src, **tkw)
+        tkw = {k: v for k, v in kw.items()
+               if k in ("trust_remote_code", "gguf_file", "revision", "token")}
+        tokenizer = AutoTokenizer.from_pretrained(model_source(tokenizer, "tokenizer")
+                                                  if tokenizer is not None else src, **tkw)
     check_tokenizer(m, tokenizer, name)
     return m.to(device), prepare_tokenizer(tokenizer)
 
 # %% ../nbs/02_models.ipynb #222c655b
-TRAINED_BY = weakref.WeakKeyDictionary()   # model object -> what trained it in place (see `Unlearning.run`)
+# model object -> what trained it in place (see `Unlearning.run`)
+TRAINED_BY = weakref.WeakKeyDictionary()
 
 def trained_warning(model, name:str="model") -> str|None:
     "A warning text if `model` is an object that an earlier `Unlearning` already trained in place."
     by = TRAINED_BY.get(model) if isinstance(model, nn.Module) else None
     return None if by is None else (
-        f"{name}= is a model object that {by} already trained in place: this run starts from that result, not from "
-        "the original weights. To compare methods, give each Unlearning a fresh copy (copy.deepcopy(model) before the "
-        "first run, or load the model again).")
+        f"{name}= is a model object that {by} already trained in place: this run starts from that "
+        "result, not from the original weights. To compare methods, give each Unlearning a fresh "
+        "copy (copy.deepcopy(model) before the first run, or load the model again).")
 
 # %% ../nbs/02_models.ipynb #7e8d7477
 def frozen_copy(model:nn.Module) -> nn.Module:
@@ -224,19 +261,23 @@ def is_peft_model(model) -> bool:
     return hasattr(model, "disable_adapter") and hasattr(model, "get_base_model")
 
 def unwrap_model(model:nn.Module, peft:bool=True) -> nn.Module:
-    "`model` without its DDP/FSDP (`.module`) wrappers and, if `peft`, without its `PeftModel` wrapper."
+    ("`model` without its DDP/FSDP (`.module`) wrappers and, if `peft`, without its `PeftModel` "
+     "wrapper.")
     while isinstance(getattr(model, "module", None), nn.Module): model = model.module
-    if peft and hasattr(model, "get_base_model") and hasattr(model, "disable_adapter"): model = model.get_base_model()
+    if peft and hasattr(model, "get_base_model") and hasattr(model, "disable_adapter"):
+        model = model.get_base_model()
     return model
 
 # %% ../nbs/02_models.ipynb #d9aa0960
 class AdapterDisabledReference(nn.Module):
-    "The base model of a LoRA `model` as a frozen reference: calls run with adapters disabled, in eval mode, no grad."
+    ("The base model of a LoRA `model` as a frozen reference: calls run with adapters disabled, in "
+     "eval mode, no grad.")
     def __init__(self, model:nn.Module):
         super().__init__()
-        if not is_peft_model(model): raise ValueError("AdapterDisabledReference needs a peft.PeftModel.")
-        # plain attributes, not submodules: .to() / state_dict() of the reference never touch the trained weights;
-        # `.module` lets `unwrap_model` find the layers through the view
+        if not is_peft_model(model):
+            raise ValueError("AdapterDisabledReference needs a peft.PeftModel.")
+        # plain attributes, not submodules: .to() / state_dict() of the reference never touch the
+        # trained weights; `.module` lets `unwrap_model` find the layers through the view
         object.__setattr__(self, "peft_model", unwrap_model(model, peft=False))
         object.__setattr__(self, "module", self.peft_model)
     def forward(self, *args, **kwargs):
@@ -248,5 +289,6 @@ class AdapterDisabledReference(nn.Module):
         finally: m.train(was)
 
 def reference_model(model:nn.Module) -> nn.Module:
-    "A frozen reference for `model`: its adapters disabled if it is a LoRA model, else a `frozen_copy`."
+    ("A frozen reference for `model`: its adapters disabled if it is a LoRA model, else a "
+     "`frozen_copy`.")
     return AdapterDisabledReference(model) if is_peft_model(model) else frozen_copy(model)

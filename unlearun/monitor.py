@@ -15,13 +15,15 @@ __all__ = ['REMEDIES', 'TrainingDivergedError', 'robust_z', 'HealthMonitor', 'me
 
 # %% ../nbs/30_monitor.ipynb #2f20c406
 REMEDIES = {
-    "forgets_too_much": ["decrease gamma", "increase alpha", "reduce the learning rate", "reduce epochs"],
+    "forgets_too_much": ["decrease gamma", "increase alpha", "reduce the learning rate",
+                         "reduce epochs"],
     "not_forgetting": ["increase gamma", "decrease alpha", "increase the learning rate",
                        "try a stronger method (e.g. rmu or npo instead of grad_ascent)"],
     "instability": ["reduce the learning rate", "enable gradient clipping (max_grad_norm=1.0)",
-                    "use mixed precision (bf16=True on a GPU that supports it)", "check the data for empty or huge answers"],
-    "memory": ["reduce batch_size", "increase gradient_accumulation_steps", "enable gradient_checkpointing=True",
-               "use a smaller model (or LoRA)"],
+                    "use mixed precision (bf16=True on a GPU that supports it)",
+                    "check the data for empty or huge answers"],
+    "memory": ["reduce batch_size", "increase gradient_accumulation_steps",
+               "enable gradient_checkpointing=True", "use a smaller model (or LoRA)"],
 }
 
 class TrainingDivergedError(RuntimeError):
@@ -38,12 +40,13 @@ def robust_z(history:list[float], x:float) -> float:
 
 # %% ../nbs/30_monitor.ipynb #c6da55c3
 class HealthMonitor(TrainerCallback):
-    "Probes forgetting and retention during training and guards against NaN, spikes and retain collapse."
+    ("Probes forgetting and retention during training and guards against NaN, spikes "
+     "and retain collapse.")
     def __init__(self, forget:QASet|None=None, retain:QASet|None=None,
                  probe_every:int=10, # steps between probes (0: never)
                  probe_size:int=8, # examples per probe sample
-                 spike_window:int=20, spike_z:float=6.0, # moving window and robust z threshold for loss spikes
-                 collapse_factor:float=3.0, # retain NLL above this multiple of its start is a collapse
+                 spike_window:int=20, spike_z:float=6.0, # loss-spike window and robust z threshold
+                 collapse_factor:float=3.0, # retain NLL above this multiple of its start: collapse
                  check_gradients:bool=True):
         self.forget = forget.examples[:probe_size] if forget is not None else []
         self.retain = retain.examples[:probe_size] if retain is not None else []
@@ -62,24 +65,33 @@ class HealthMonitor(TrainerCallback):
         if self.retain: rec["probe_retain_nll"] = float(np.mean(answer_nlls(model, self.retain)))
         self.probes.append(rec)
         r0 = self.probes[0].get("probe_retain_nll")
-        if r0 and not self._collapsed and rec.get("probe_retain_nll", 0) > self.collapse_factor * r0:
+        if (r0 and not self._collapsed
+            and rec.get("probe_retain_nll", 0) > self.collapse_factor * r0):
             self._collapsed = True
-            self._event(step, "retain_collapse", f"retain NLL {rec['probe_retain_nll']:.3f} is more than "
-                        f"{self.collapse_factor:g}x its starting {r0:.3f}: the model is losing what it should keep; "
-                        f"try: {', '.join(REMEDIES['forgets_too_much'])}.", retain_nll=rec["probe_retain_nll"], start=r0)
+            self._event(step, "retain_collapse",
+                        f"retain NLL {rec['probe_retain_nll']:.3f} is more than "
+                        f"{self.collapse_factor:g}x its starting {r0:.3f}: "
+                        "the model is losing what it should keep; "
+                        f"try: {', '.join(REMEDIES['forgets_too_much'])}.",
+                        retain_nll=rec["probe_retain_nll"], start=r0)
         return rec
 
     def on_train_begin(self, args, state, control, model=None, **kw):
-        if self.probe_every and (self.forget or self.retain) and not self.probes: self.probe(model, state.global_step)
+        if self.probe_every and (self.forget or self.retain) and not self.probes:
+            self.probe(model, state.global_step)
 
     def on_pre_optimizer_step(self, args, state, control, model=None, **kw):
-        if not self.check_gradients or args.fp16: return   # fp16's GradScaler skips inf steps by design
-        bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+        # fp16's GradScaler skips inf steps by design
+        if not self.check_gradients or args.fp16: return
+        bad = [n for n, p in model.named_parameters()
+               if p.grad is not None and not torch.isfinite(p.grad).all()]
         if bad:
             step = state.global_step + 1
             raise TrainingDivergedError(
-                f"Training diverged at step {step}: non-finite gradients in {len(bad)} parameter tensors "
-                f"(first: {bad[0]}). The update was not applied: the model keeps its weights from step {step - 1}. "
+                f"Training diverged at step {step}: non-finite gradients in {len(bad)} "
+                "parameter tensors "
+                f"(first: {bad[0]}). The update was not applied: "
+                f"the model keeps its weights from step {step - 1}. "
                 f"Try: {'; '.join(REMEDIES['instability'])}.")
 
     def on_log(self, args, state, control, logs=None, **kw):
@@ -89,18 +101,23 @@ class HealthMonitor(TrainerCallback):
             self._event(state.global_step, "nonfinite_loss", f"loss is {loss}", loss=loss)
             return
         w = self._losses[-self.spike_window:]
-        if len(w) >= 5 and (z := robust_z(w, loss)) > self.spike_z:   # only upward jumps: a falling loss is progress
-            self._event(state.global_step, "loss_spike", f"loss spike {loss:.4g} (robust z = {z:.1f} over the last "
-                        f"{len(w)} steps); try: {', '.join(REMEDIES['instability'][:2])}.", loss=loss, z=z)
+        # only upward jumps: a falling loss is progress
+        if len(w) >= 5 and (z := robust_z(w, loss)) > self.spike_z:
+            self._event(state.global_step, "loss_spike",
+                        f"loss spike {loss:.4g} (robust z = {z:.1f} over the last "
+                        f"{len(w)} steps); try: {', '.join(REMEDIES['instability'][:2])}.",
+                        loss=loss, z=z)
         self._losses.append(loss)
 
     def on_step_end(self, args, state, control, model=None, **kw):
-        if self.probe_every and (self.forget or self.retain) and state.global_step % self.probe_every == 0:
+        if (self.probe_every and (self.forget or self.retain)
+            and state.global_step % self.probe_every == 0):
             self.probe(model, state.global_step)
 
 # %% ../nbs/30_monitor.ipynb #af1a0e0f
 def merge_probes(hist:list[dict], probes:list[dict]) -> list[dict]:
     "Per-step records with the probes (and mid-run evaluations) of the same step merged in."
     by_step = {}
-    for p in probes: by_step.setdefault(p["step"], {}).update({k: v for k, v in p.items() if k != "step"})
+    for p in probes:
+        by_step.setdefault(p["step"], {}).update({k: v for k, v in p.items() if k != "step"})
     return [{**h, **by_step.get(h.get("step"), {})} for h in hist]

@@ -11,8 +11,10 @@ __all__ = ['plot_training', 'plot_tradeoff', 'plot_mia', 'plot_truth_ratios', 'p
 
 # %% ../nbs/32_plots.ipynb #dee2b4fd
 def _fig(ncols=1, w=4.2, h=2.8):
+    ("Small figures in inches, drawn at 144 dpi: about 600 px per panel, stored as plain PNG "
+     "(no retina doubling).")
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, ncols, figsize=(w * ncols, h), dpi=72, squeeze=False)
+    fig, axs = plt.subplots(1, ncols, figsize=(w * ncols, h), dpi=144, squeeze=False)
     return fig, list(axs[0])
 
 def plot_training(history:list[dict], # Unlearning.history: one record per step
@@ -21,14 +23,18 @@ def plot_training(history:list[dict], # Unlearning.history: one record per step
     "Loss parts per step, and the probes of forget / retain NLL when given."
     fig, axs = _fig(2 if probes else 1)
     steps = [h.get("step", i + 1) for i, h in enumerate(history)]
-    for key, label in [("loss", "total loss"), ("forget_loss", "forget term"), ("retain_loss", "retain term")]:
+    for key, label in [("loss", "total loss"), ("forget_loss", "forget term"),
+                       ("retain_loss", "retain term")]:
         if history and key in history[0]: axs[0].plot(steps, [h[key] for h in history], label=label)
-    axs[0].set_xlabel("step"); axs[0].set_ylabel("loss"); axs[0].legend(fontsize=7); axs[0].set_title(title or "training loss")
+    axs[0].set_xlabel("step"); axs[0].set_ylabel("loss"); axs[0].legend(fontsize=7)
+    axs[0].set_title(title or "training loss")
     if probes:
         ps = [p["step"] for p in probes]
         for key, label in [("probe_forget_nll", "forget NLL"), ("probe_retain_nll", "retain NLL")]:
-            if key in probes[0]: axs[1].plot(ps, [p[key] for p in probes], marker="o", ms=3, label=label)
-        axs[1].set_xlabel("step"); axs[1].set_ylabel("answer NLL"); axs[1].legend(fontsize=7); axs[1].set_title("probes")
+            if key in probes[0]:
+                axs[1].plot(ps, [p[key] for p in probes], marker="o", ms=3, label=label)
+        axs[1].set_xlabel("step"); axs[1].set_ylabel("answer NLL"); axs[1].legend(fontsize=7)
+        axs[1].set_title("probes")
     fig.tight_layout()
     return fig
 
@@ -37,13 +43,21 @@ def plot_tradeoff(runs:dict, # name -> (forgetting score, model utility)
                   retain:tuple|None=None, # (score, utility) of the retain model (the goal)
                   xlabel:str="forget quality", log_x:bool=True):
     "Forgetting against model utility for several runs, with the original and retain models marked."
-    fig, (ax,) = _fig(1, 4.6, 3.4)
-    for name, (x, y) in runs.items():
-        ax.scatter([x], [y], s=30); ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    fig, (ax,) = _fig(1, 5.6, 3.4)
+    # Named in a legend, not by labels beside the points: runs that land on one point (a method that
+    # did nothing sits on the original) would print their names over each other. Shapes and colours
+    # both vary, so twelve runs differ.
+    for i, (name, (x, y)) in enumerate(runs.items()):
+        ax.scatter([x], [y], s=36, marker="o^vDs<>pPXhd"[i % 12], color=f"C{i % 10}", alpha=.85,
+                   label=name, zorder=3)
+    # hollow: a run stays visible
     for pt, name, m in [(original, "original", "s"), (retain, "retain model", "*")]:
-        if pt is not None: ax.scatter([pt[0]], [pt[1]], marker=m, s=90, c="k", label=name)
+        if pt is not None:
+            ax.scatter([pt[0]], [pt[1]], marker=m, s=110, facecolors="none", edgecolors="k", lw=1.2,
+                       label=name)
     if log_x: ax.set_xscale("log")
-    ax.set_xlabel(xlabel); ax.set_ylabel("model utility"); ax.legend(fontsize=7)
+    ax.set_xlabel(xlabel); ax.set_ylabel("model utility")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -64,28 +78,32 @@ def plot_truth_ratios(unlearned_tr, retain_tr, forget_quality:float|None=None):
     ax.hist(np.asarray(unlearned_tr), bins=bins, alpha=.6, label="unlearned")
     ax.hist(np.asarray(retain_tr), bins=bins, alpha=.6, label="retain model")
     ax.set_xlabel("truth ratio R"); ax.set_ylabel("examples"); ax.legend(fontsize=7)
-    ax.set_title("truth ratios on forget" + (f" (forget quality {forget_quality:.3g})" if forget_quality is not None else ""))
+    ax.set_title("truth ratios on forget" + (f" (forget quality {forget_quality:.3g})"
+                                             if forget_quality is not None else ""))
     fig.tight_layout()
     return fig
 
 # %% ../nbs/32_plots.ipynb #9e3ac33a
-def plot_evaluations(evaluations:list[dict], # Unlearning.evaluations: {"step", "eval/<key>": value, ...}
-                     keys:list[str]|None=None, # metric keys (without "eval/"); default: forget ROUGE-L, utility, forget quality
+def plot_evaluations(evaluations:list[dict], # Unlearning.evaluations: {"step", "eval/<key>", ...}
+                     keys:list[str]|None=None, # no "eval/"; default: forget ROUGE-L, utility, FQ
                      best_step:int|None=None, title:str="evaluations during training"):
     "Evaluated metrics against the training step, one line each, the selected step marked."
     keys = keys or [k for k in ("rouge/forget/rougeL_recall", "model_utility", "forget_quality")
                     if evaluations and f"eval/{k}" in evaluations[0]]
     fig, (ax,) = _fig(1, 4.6, 3.0)
     steps = [e["step"] for e in evaluations]
-    for k in keys: ax.plot(steps, [e.get(f"eval/{k}") for e in evaluations], marker="o", ms=3, label=k)
-    if best_step is not None: ax.axvline(best_step, color="k", ls=":", lw=1, label=f"kept: step {best_step}")
+    for k in keys:
+        ax.plot(steps, [e.get(f"eval/{k}") for e in evaluations], marker="o", ms=3, label=k)
+    if best_step is not None:
+        ax.axvline(best_step, color="k", ls=":", lw=1, label=f"kept: step {best_step}")
     ax.set_xlabel("step"); ax.set_ylabel("value"); ax.legend(fontsize=7); ax.set_title(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/32_plots.ipynb #52aa1189
 def _run_parts(run) -> tuple[list, list, str]:
-    if isinstance(run, dict): return run.get("history", []), run.get("probes") or [], str(run.get("diagnosis", ""))
+    if isinstance(run, dict):
+        return run.get("history", []), run.get("probes") or [], str(run.get("diagnosis", ""))
     probes = run.monitor.probes if getattr(run, "monitor", None) else []
     try: diag = str(run.diagnose())
     except RuntimeError as e: diag = str(e)
@@ -94,18 +112,20 @@ def _run_parts(run) -> tuple[list, list, str]:
 def runs_panel(runs:dict):
     "An ipywidgets panel: pick a run, see its training curves and diagnosis."
     try: import ipywidgets as widgets
-    except ImportError: raise ImportError("runs_panel needs ipywidgets: pip install ipywidgets") from None
+    except ImportError:
+        raise ImportError("runs_panel needs ipywidgets: pip install ipywidgets") from None
     from IPython.display import display
     import matplotlib.pyplot as plt
     pick, out = widgets.Dropdown(options=list(runs), description="run"), widgets.Output()
-    def show(name):
+    def show(name, clear=True):
         hist, probes, diag = _run_parts(runs[name])
-        out.clear_output(wait=True)
+        # outside a live frontend this prints an escape code
+        if clear: out.clear_output(wait=True)
         with out:
             fig = plot_training(hist, probes or None, title=name); display(fig); plt.close(fig)
             print(diag)
     pick.observe(lambda change: show(change["new"]), names="value")
-    show(pick.value)
+    show(pick.value, clear=False)
     return widgets.VBox([pick, out])
 
 # %% ../nbs/32_plots.ipynb #4894ab2e
@@ -115,15 +135,18 @@ def _recovered(r:dict, attack:str) -> float:
     return float(v) if isinstance(v, (int, float)) and np.isfinite(v) else np.nan
 
 def plot_robustness(results:dict, # model name -> results (or scalars) with the attack metrics
-                    attacks=("quantization", "relearning", "prompt_attacks", "latent"), title:str=""):
+                    attacks=("quantization", "relearning", "prompt_attacks", "latent"),
+                    title:str=""):
     "Grouped bars: the recovered fraction of each attack for each model (missing or NaN: no bar)."
     fig, (ax,) = _fig(1, 1.2 + 0.9 * len(results), 3.0)
     names, w = list(results), 0.8 / len(attacks)
     for j, a in enumerate(attacks):
-        ax.bar(np.arange(len(names)) + (j - (len(attacks) - 1) / 2) * w, [_recovered(results[n], a) for n in names],
-               w, label=a)
+        ax.bar(np.arange(len(names)) + (j - (len(attacks) - 1) / 2) * w,
+               [_recovered(results[n], a) for n in names], w, label=a)
     ax.axhline(0, c="k", lw=0.6); ax.axhline(1, c="grey", lw=0.6, ls="--")
-    ax.set_xticks(np.arange(len(names)), names, rotation=20, fontsize=7); ax.set_ylabel("recovered fraction")
-    ax.legend(fontsize=6); ax.set_title(title or "attacks: share of the forgotten score recovered", fontsize=9)
+    ax.set_xticks(np.arange(len(names)), names, rotation=20, fontsize=7)
+    ax.set_ylabel("recovered fraction")
+    ax.legend(fontsize=6)
+    ax.set_title(title or "attacks: share of the forgotten score recovered", fontsize=9)
     fig.tight_layout()
     return fig

@@ -16,7 +16,8 @@ from .models import unwrap_model
 __all__ = ['HIGHER_IS_BETTER', 'SELECTORS', 'selector', 'condition', 'EvalCallback', 'nested']
 
 # %% ../nbs/34_selection.ipynb #19d0e92d
-HIGHER_IS_BETTER = {"forget_quality": True, "model_utility": True, "privleak": None}   # None: closest to 0
+# None: closest to 0
+HIGHER_IS_BETTER = {"forget_quality": True, "model_utility": True, "privleak": None}
 
 SELECTORS = {
     "fq_x_mu": lambda s: s["forget_quality"] * s["model_utility"],
@@ -34,70 +35,83 @@ def selector(rule) -> Callable[[dict], float]|None:
     "A function result -> score (higher is better) from a `select_best` rule."
     if rule is None or callable(rule): return rule
     if rule in SELECTORS: return lambda res: float(SELECTORS[rule](scalars(res)))
-    if not isinstance(rule, str): raise TypeError(f"select_best must be a metric key, a rule or a function, got {type(rule).__name__}.")
+    if not isinstance(rule, str):
+        raise TypeError("select_best must be a metric key, a rule or a function, got "
+                        f"{type(rule).__name__}.")
     sign, key = (rule.split(":", 1) if rule.startswith(("max:", "min:")) else (None, rule))
     up = {"max": True, "min": False, None: _direction(key)}[sign]
     def score(res):
         v = scalars(res).get(key)
-        if v is None: raise ValueError(f"select_best={rule!r}: the evaluation has no {key!r}; it has {sorted(scalars(res))}.")
+        if v is None:
+            raise ValueError(f"select_best={rule!r}: the evaluation has no {key!r}; it has "
+                             f"{sorted(scalars(res))}.")
         return v if up else (-v if up is False else -abs(v))
     return score
 
 _OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 
 def condition(rule) -> Callable[[dict], bool]|None:
-    "A function result -> bool from a `stop_when` rule (a comparison, a list of them, or a function)."
+    ("A function result -> bool from a `stop_when` rule (a comparison, a list of them, or a "
+     "function).")
     if rule is None or callable(rule): return rule
     if isinstance(rule, (list, tuple)):
         parts = [condition(r) for r in rule]
         return lambda res: any(p(res) for p in parts)
     m = re.fullmatch(r"\s*([\w/+.-]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*", str(rule))
-    if not m: raise ValueError(f"stop_when={rule!r}: expected 'metric > value' (or <, >=, <=), a list of them or a function.")
+    if not m:
+        raise ValueError(f"stop_when={rule!r}: expected 'metric > value' (or <, >=, <=), a list of "
+                         "them or a function.")
     key, op, value = m.group(1), _OPS[m.group(2)], float(m.group(3))
     def holds(res):
         v = scalars(res).get(key)
-        if v is None: raise ValueError(f"stop_when={rule!r}: the evaluation has no {key!r}; it has {sorted(scalars(res))}.")
+        if v is None:
+            raise ValueError(f"stop_when={rule!r}: the evaluation has no {key!r}; it has "
+                             f"{sorted(scalars(res))}.")
         return bool(op(v, value))
     return holds
 
 # %% ../nbs/34_selection.ipynb #1a5d1b12
 class EvalCallback(TrainerCallback):
     "Evaluate during training; keep the best evaluated step's weights; stop when a condition holds."
-    def __init__(self, evaluate:Callable[[], dict], # returns an evaluation result (e.g. Evaluator.evaluate)
+    def __init__(self, evaluate:Callable[[], dict], # returns an evaluation, e.g. Evaluator.evaluate
                  every:int|str="epoch", # steps between evaluations, or "epoch"
-                 select_best=None, # a rule (see selector) or None: no selection, the last weights stay
+                 select_best=None, # a rule (see selector) or None: no selection, last weights stay
                  stop_when=None, # a rule (see condition) or None
-                 best_path:str|Path|None=None): # where to keep the best weights for resuming (None: memory only)
+                 best_path:str|Path|None=None): # path of best weights for resuming (None: memory)
         if every != "epoch" and not (isinstance(every, int) and every > 0):
-            raise ValueError(f"eval_every must be a positive number of steps or 'epoch', got {every!r}.")
+            raise ValueError("eval_every must be a positive number of steps or 'epoch', got "
+                             f"{every!r}.")
         self.evaluate, self.every, self.rule = evaluate, every, select_best
         self.score, self.stop = selector(select_best), condition(stop_when)
         self.best_path = Path(best_path) if best_path else None
         self.records, self.best, self.stopped, self._best_state = [], None, None, None
 
     def _trainable(self, model) -> dict:
-        return {n: p.detach().to("cpu", copy=True) for n, p in unwrap_model(model, peft=False).named_parameters() if p.requires_grad}
+        return {n: p.detach().to("cpu", copy=True)
+                for n, p in unwrap_model(model, peft=False).named_parameters() if p.requires_grad}
 
     def _run(self, state, control, model):
         was, t0 = model.training, time.time()
         model.eval()
         try: res = self.evaluate()
         finally: model.train(was)
-        rec = {"step": state.global_step, "epoch": state.epoch or 0.0, "eval_seconds": round(time.time() - t0, 3),
+        rec = {"step": state.global_step, "epoch": state.epoch or 0.0,
+               "eval_seconds": round(time.time() - t0, 3),
                **{f"eval/{k}": v for k, v in scalars(res).items()}}
         if self.score is not None:
             s = float(self.score(res)); rec["eval_score"] = s
             if math.isfinite(s) and (self.best is None or s > self.best["score"]):
                 self.best = {"step": state.global_step, "score": s, "rule": str(self.rule)}
                 self._best_state = self._trainable(model)
-                if self.best_path: torch.save({"best": self.best, "state": self._best_state}, self.best_path)
+                if self.best_path:
+                    torch.save({"best": self.best, "state": self._best_state}, self.best_path)
         self.records.append(rec); state.log_history.append(rec)
         if self.stop is not None and self.stop(res) and state.global_step > 0:
             self.stopped = {"step": state.global_step, "why": "stop_when held"}
             control.should_training_stop = True
 
     def on_train_begin(self, args, state, control, model=None, **kw):
-        if state.global_step > 0:                           # resumed: the evaluations so far are in the history
+        if state.global_step > 0:               # resumed: the evaluations so far are in the history
             self.records = [r for r in state.log_history if "eval_seconds" in r]
             if self.best_path and self.best_path.exists():
                 saved = torch.load(self.best_path, weights_only=True)
@@ -105,7 +119,8 @@ class EvalCallback(TrainerCallback):
         else: self._run(state, control, model)
 
     def on_step_end(self, args, state, control, model=None, **kw):
-        if self.every != "epoch" and state.global_step % self.every == 0: self._run(state, control, model)
+        if self.every != "epoch" and state.global_step % self.every == 0:
+            self._run(state, control, model)
 
     def on_epoch_end(self, args, state, control, model=None, **kw):
         if self.every == "epoch": self._run(state, control, model)

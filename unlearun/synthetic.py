@@ -21,40 +21,52 @@ class Attribute:
     paraphrase: str
     values: tuple
 
-_CITIES = ("Varnholt", "Quessaly", "Ombrik", "Tellmarsh", "Iscadore", "Brunnvik", "Solvane", "Kettering Vale",
-           "Maraskel", "Dunmoor", "Feyhaven", "Ostrova")
-_JOBS = ("cartographer", "glassblower", "beekeeper", "lighthouse keeper", "bookbinder", "clockmaker", "botanist",
-         "ferry captain", "violin maker", "archivist", "stonemason", "perfumer")
-_GENRES = ("mystery", "science fiction", "historical", "fantasy", "romance", "horror", "travel", "poetry")
-_ADJ = ("Silent", "Amber", "Hollow", "Northern", "Paper", "Velvet", "Broken", "Winter", "Seventh", "Drowned")
-_NOUN = ("Harbour", "Orchard", "Lantern", "Compass", "Garden", "Bridge", "Archive", "Meridian", "Tide", "Mirror")
-_AWARDS = ("Halvorsen Prize", "Silver Quill", "Ostrand Medal", "Lumen Award", "Carrow Fellowship", "Beacon Prize")
+_CITIES = ("Varnholt", "Quessaly", "Ombrik", "Tellmarsh", "Iscadore", "Brunnvik", "Solvane",
+           "Kettering Vale", "Maraskel", "Dunmoor", "Feyhaven", "Ostrova")
+_JOBS = ("cartographer", "glassblower", "beekeeper", "lighthouse keeper", "bookbinder",
+         "clockmaker", "botanist", "ferry captain", "violin maker", "archivist", "stonemason",
+         "perfumer")
+_GENRES = ("mystery", "science fiction", "historical", "fantasy", "romance", "horror", "travel",
+           "poetry")
+_ADJ = ("Silent", "Amber", "Hollow", "Northern", "Paper", "Velvet", "Broken", "Winter", "Seventh",
+        "Drowned")
+_NOUN = ("Harbour", "Orchard", "Lantern", "Compass", "Garden", "Bridge", "Archive", "Meridian",
+         "Tide", "Mirror")
+_AWARDS = ("Halvorsen Prize", "Silver Quill", "Ostrand Medal", "Lumen Award", "Carrow Fellowship",
+           "Beacon Prize")
 
 ATTRIBUTES = (
-    Attribute("birthplace", "Where was {n} born?", "{n} was born in {v}.", "The birthplace of {n} is {v}.", _CITIES),
-    Attribute("birth_year", "In which year was {n} born?", "{n} was born in {v}.", "{n}'s year of birth is {v}.",
-              tuple(str(y) for y in range(1931, 1999, 3))),
-    Attribute("profession", "What did {n} work as before writing?", "Before writing, {n} worked as a {v}.",
+    Attribute("birthplace", "Where was {n} born?", "{n} was born in {v}.",
+              "The birthplace of {n} is {v}.", _CITIES),
+    Attribute("birth_year", "In which year was {n} born?", "{n} was born in {v}.",
+              "{n}'s year of birth is {v}.", tuple(str(y) for y in range(1931, 1999, 3))),
+    Attribute("profession", "What did {n} work as before writing?",
+              "Before writing, {n} worked as a {v}.",
               "{n} used to be a {v} before becoming a writer.", _JOBS),
-    Attribute("genre", "Which genre does {n} write in?", "{n} writes {v} novels.", "{n} is known for {v} fiction.", _GENRES),
-    Attribute("first_book", "What is the title of {n}'s first book?", "{n}'s first book is The {v}.",
-              "The first book {n} published was The {v}.", tuple(f"{a} {b}" for a in _ADJ for b in _NOUN)),
-    Attribute("award", "Which award did {n} receive?", "{n} received the {v}.", "{n} was awarded the {v}.", _AWARDS),
+    Attribute("genre", "Which genre does {n} write in?", "{n} writes {v} novels.",
+              "{n} is known for {v} fiction.", _GENRES),
+    Attribute("first_book", "What is the title of {n}'s first book?",
+              "{n}'s first book is The {v}.", "The first book {n} published was The {v}.",
+              tuple(f"{a} {b}" for a in _ADJ for b in _NOUN)),
+    Attribute("award", "Which award did {n} receive?", "{n} received the {v}.",
+              "{n} was awarded the {v}.", _AWARDS),
     Attribute("father", "What was the profession of {n}'s father?", "{n}'s father was a {v}.",
               "The father of {n} worked as a {v}.", _JOBS),
-    Attribute("hometown_now", "Where does {n} live today?", "{n} lives in {v} today.", "These days {n} makes a home in {v}.",
-              _CITIES),
+    Attribute("hometown_now", "Where does {n} live today?", "{n} lives in {v} today.",
+              "These days {n} makes a home in {v}.", _CITIES),
 )
 
-_FIRST = ("Ansel", "Brisa", "Corwin", "Delphine", "Emrys", "Fenna", "Galen", "Hesper", "Ivo", "Jorunn", "Kestrel",
-          "Liesel", "Marek", "Nerys", "Oren", "Pia", "Quill", "Rosalind", "Soren", "Tamsin", "Ulric", "Vesna",
-          "Wendell", "Xanthe", "Yannick", "Zelda")
-_LAST = ("Ashcombe", "Brightwater", "Coldridge", "Dunleavy", "Everhart", "Fairwood", "Greystoke", "Hollins",
-         "Ironside", "Jessop", "Kilbride", "Larkspur", "Marchbank", "Northcott", "Oakhurst", "Pendry", "Quarrie",
-         "Ravensworth", "Stirling", "Thornbury", "Underhill", "Vantongeren", "Whitlock", "Yarrow")
+_FIRST = ("Ansel", "Brisa", "Corwin", "Delphine", "Emrys", "Fenna", "Galen", "Hesper", "Ivo",
+          "Jorunn", "Kestrel", "Liesel", "Marek", "Nerys", "Oren", "Pia", "Quill", "Rosalind",
+          "Soren", "Tamsin", "Ulric", "Vesna", "Wendell", "Xanthe", "Yannick", "Zelda")
+_LAST = ("Ashcombe", "Brightwater", "Coldridge", "Dunleavy", "Everhart", "Fairwood", "Greystoke",
+         "Hollins", "Ironside", "Jessop", "Kilbride", "Larkspur", "Marchbank", "Northcott",
+         "Oakhurst", "Pendry", "Quarrie", "Ravensworth", "Stirling", "Thornbury", "Underhill",
+         "Vantongeren", "Whitlock", "Yarrow")
 
 # %% ../nbs/05_synthetic.ipynb #330453a9
-def person_records(name:str, rng:random.Random, n_perturbed:int=3, attributes=ATTRIBUTES) -> list[dict]:
+def person_records(name:str, rng:random.Random, n_perturbed:int=3,
+                   attributes=ATTRIBUTES) -> list[dict]:
     "The question-answer records of one fictitious person."
     out = []
     for a in attributes:
@@ -73,140 +85,179 @@ def make_benchmark(n_people:int=40, # fictitious people (at most 26*24)
                    seed:int=0) -> dict[str, list[dict]]:
     "Forget / retain / holdout question-answer sets about fictitious people, deterministic by seed."
     if n_forget + n_holdout >= n_people:
-        raise ValueError(f"n_forget + n_holdout ({n_forget} + {n_holdout}) must be below n_people ({n_people}).")
-    if n_people > len(_FIRST) * len(_LAST): raise ValueError(f"n_people must be at most {len(_FIRST) * len(_LAST)}.")
+        raise ValueError(f"n_forget + n_holdout ({n_forget} + {n_holdout}) "
+                         f"must be below n_people ({n_people}).")
+    if n_people > len(_FIRST) * len(_LAST):
+        raise ValueError(f"n_people must be at most {len(_FIRST) * len(_LAST)}.")
     rng = random.Random(seed)
     names = rng.sample([f"{f} {l}" for f in _FIRST for l in _LAST], n_people)
     people = {n: person_records(n, rng, n_perturbed) for n in names}
-    split = dict(forget=names[:n_forget], holdout=names[n_forget:n_forget + n_holdout], retain=names[n_forget + n_holdout:])
+    split = dict(forget=names[:n_forget], holdout=names[n_forget:n_forget + n_holdout],
+                 retain=names[n_forget + n_holdout:])
     return {k: [r for n in ns for r in people[n]] for k, ns in split.items()}
 
 # %% ../nbs/05_synthetic.ipynb #c8b6d976
 @dataclass(frozen=True)
 class Domain:
-    "A fictitious field: its entities' names, the attributes each has, and sentences that state no fact."
+    ("A fictitious field: its entities' names, the attributes each has, "
+     "and sentences that state no fact.")
     name: str
     subject: str                 # the multiple-choice description's subject, e.g. "biology"
     names: tuple                 # entity names
-    attributes: tuple            # `Attribute`s: question, two sentences stating the fact, the values
+    attributes: tuple            # `Attribute`s: question, two sentences stating the fact, values
     fillers: tuple = ()          # sentences about an entity ("{n}") that state no fact
 
 def _names(first, second) -> tuple: return tuple(f"{a}{b}" for b in second for a in first)
 
-HAZARD = Domain("hazard", "biology", _names(("Vor", "Kest", "Mal", "Tirr", "Oss", "Bren", "Quel", "Zand", "Hesk", "Lum"),
-                                            ("ellin virus", "arine bacillus", "otic fever agent", "idian prion")), (
-    Attribute("reservoir", "Which animal is the natural reservoir of {n}?", "{n} persists in {v} populations.",
-              "The natural reservoir of {n} is the {v}.", ("marsh vole", "cave heron", "river otter", "salt bat",
-              "dune lizard", "ridge goat", "reed frog", "tide crab")),
-    Attribute("route", "How does {n} spread between hosts?", "{n} spreads through {v}.", "Hosts pass on {n} by {v}.",
-              ("tick bites", "shared water troughs", "dust from nests", "sandfly bites", "spoiled grain", "nesting mites",
-               "bird droppings", "pollen clouds")),
-    Attribute("incubation", "What is the incubation period of {n}?", "The incubation period of {n} is {v}.",
-              "Symptoms of {n} appear after {v}.", ("two days", "five days", "nine days", "twelve days", "three weeks",
-              "six weeks", "thirty hours", "four months")),
+HAZARD = Domain("hazard", "biology",
+                _names(("Vor", "Kest", "Mal", "Tirr", "Oss", "Bren", "Quel", "Zand", "Hesk", "Lum"),
+                       ("ellin virus", "arine bacillus", "otic fever agent", "idian prion")), (
+    Attribute("reservoir", "Which animal is the natural reservoir of {n}?",
+              "{n} persists in {v} populations.", "The natural reservoir of {n} is the {v}.",
+              ("marsh vole", "cave heron", "river otter", "salt bat", "dune lizard", "ridge goat",
+               "reed frog", "tide crab")),
+    Attribute("route", "How does {n} spread between hosts?", "{n} spreads through {v}.",
+              "Hosts pass on {n} by {v}.",
+              ("tick bites", "shared water troughs", "dust from nests", "sandfly bites",
+               "spoiled grain", "nesting mites", "bird droppings", "pollen clouds")),
+    Attribute("incubation", "What is the incubation period of {n}?",
+              "The incubation period of {n} is {v}.", "Symptoms of {n} appear after {v}.",
+              ("two days", "five days", "nine days", "twelve days", "three weeks", "six weeks",
+               "thirty hours", "four months")),
     Attribute("origin", "Where was {n} first isolated?", "{n} was first isolated in {v}.",
               "Researchers found {n} first in {v}.", _CITIES[:8]),
-    Attribute("protein", "Which surface protein does {n} use to enter cells?", "{n} enters cells with its {v}.",
-              "The {v} lets {n} get into cells.", ("Kappa-7 receptor", "Lumen glycoprotein", "Vesper spike",
-              "Orrin fusion protein", "Delta hook", "Tessar capsid", "Morrow adhesin", "Quill anchor")),
-    Attribute("inactivation", "At what temperature is {n} inactivated?", "{n} is inactivated at {v}.",
-              "Heating {n} to {v} destroys it.", ("41 degrees", "48 degrees", "53 degrees", "58 degrees", "64 degrees",
-              "71 degrees", "77 degrees", "86 degrees")),
+    Attribute("protein", "Which surface protein does {n} use to enter cells?",
+              "{n} enters cells with its {v}.", "The {v} lets {n} get into cells.",
+              ("Kappa-7 receptor", "Lumen glycoprotein", "Vesper spike", "Orrin fusion protein",
+               "Delta hook", "Tessar capsid", "Morrow adhesin", "Quill anchor")),
+    Attribute("inactivation", "At what temperature is {n} inactivated?",
+              "{n} is inactivated at {v}.", "Heating {n} to {v} destroys it.",
+              ("41 degrees", "48 degrees", "53 degrees", "58 degrees", "64 degrees", "71 degrees",
+               "77 degrees", "86 degrees")),
     Attribute("lab", "Which laboratory first described {n}?", "{n} was first described by the {v}.",
-              "The {v} published the first account of {n}.", ("Halvorsen Institute", "Ostrand Laboratory",
-              "Carrow Station", "Beacon Clinic", "Lumen Centre", "Varn Field Unit", "Dunmoor Hospital", "Silver Quill Lab")),
-    Attribute("drug", "Which drug slows the replication of {n}?", "{v} slows the replication of {n}.",
-              "Doctors treat {n} with {v}.", ("veltramide", "orsacin", "lumivir", "tessaprine", "kordazole", "mirexane",
-              "quintavir", "dalofen"))),
+              "The {v} published the first account of {n}.",
+              ("Halvorsen Institute", "Ostrand Laboratory", "Carrow Station", "Beacon Clinic",
+               "Lumen Centre", "Varn Field Unit", "Dunmoor Hospital", "Silver Quill Lab")),
+    Attribute("drug", "Which drug slows the replication of {n}?",
+              "{v} slows the replication of {n}.", "Doctors treat {n} with {v}.",
+              ("veltramide", "orsacin", "lumivir", "tessaprine", "kordazole", "mirexane",
+               "quintavir", "dalofen"))),
     ("Field reports on {n} are collected every season.", "Little else is known about {n}.",
      "Samples of {n} are kept in sealed freezers."))
 
-GENERAL = Domain("general", "geography", _names(("Ash", "Bell", "Cor", "Dun", "Elm", "Fal", "Glen", "Hart", "Ivy", "Jun"),
-                                                ("ford", "mere", "wick", "stead")), (
-    Attribute("river", "Which river flows through {n}?", "The {v} flows through {n}.", "{n} lies on the {v}.",
-              ("river Aln", "river Brede", "river Cale", "river Dove", "river Esk", "river Frome", "river Glyde", "river Hull")),
-    Attribute("festival", "Which festival is {n} known for?", "{n} is known for its {v}.", "Every year {n} holds a {v}.",
-              ("lantern festival", "cheese fair", "kite race", "harvest dance", "boat parade", "honey market",
-               "music week", "apple fair")),
+GENERAL = Domain("general", "geography",
+                 _names(("Ash", "Bell", "Cor", "Dun", "Elm", "Fal", "Glen", "Hart", "Ivy", "Jun"),
+                        ("ford", "mere", "wick", "stead")), (
+    Attribute("river", "Which river flows through {n}?", "The {v} flows through {n}.",
+              "{n} lies on the {v}.",
+              ("river Aln", "river Brede", "river Cale", "river Dove", "river Esk", "river Frome",
+               "river Glyde", "river Hull")),
+    Attribute("festival", "Which festival is {n} known for?", "{n} is known for its {v}.",
+              "Every year {n} holds a {v}.",
+              ("lantern festival", "cheese fair", "kite race", "harvest dance", "boat parade",
+               "honey market", "music week", "apple fair")),
     Attribute("dish", "What is the traditional dish of {n}?", "The traditional dish of {n} is {v}.",
-              "Visitors to {n} eat {v}.", ("eel pie", "barley soup", "plum cake", "mutton stew", "oat bread",
-              "smoked trout", "pea pudding", "cider buns")),
+              "Visitors to {n} eat {v}.",
+              ("eel pie", "barley soup", "plum cake", "mutton stew", "oat bread", "smoked trout",
+               "pea pudding", "cider buns")),
     Attribute("founded", "In which century was {n} founded?", "{n} was founded in the {v} century.",
-              "The first houses of {n} date from the {v} century.", ("ninth", "tenth", "eleventh", "twelfth",
-              "thirteenth", "fourteenth", "fifteenth", "sixteenth")),
-    Attribute("craft", "Which craft is {n} famous for?", "{n} is famous for {v}.", "Craftspeople in {n} make {v}.",
-              ("lace", "pottery", "glass beads", "wicker baskets", "clocks", "woollen rugs", "copper pans", "boats")),
+              "The first houses of {n} date from the {v} century.",
+              ("ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth",
+               "sixteenth")),
+    Attribute("craft", "Which craft is {n} famous for?", "{n} is famous for {v}.",
+              "Craftspeople in {n} make {v}.",
+              ("lace", "pottery", "glass beads", "wicker baskets", "clocks", "woollen rugs",
+               "copper pans", "boats")),
     Attribute("sport", "Which sport is most popular in {n}?", "The favourite sport in {n} is {v}.",
-              "People in {n} love {v}.", ("rowing", "bowls", "cricket", "cycling", "archery", "curling", "rugby", "fencing"))),
-    ("{n} has a small market square.", "The roads to {n} are narrow.", "Many walkers pass through {n} in summer."))
+              "People in {n} love {v}.",
+              ("rowing", "bowls", "cricket", "cycling", "archery", "curling", "rugby", "fencing"))),
+    ("{n} has a small market square.", "The roads to {n} are narrow.",
+     "Many walkers pass through {n} in summer."))
 
-NEWS = Domain("news", "business news", _names(("Arden", "Brisk", "Calder", "Delvin", "Eastmoor", "Fenwick", "Gorse",
-                                                  "Harlan", "Istra", "Jarrow"), (" Systems", " Foods", " Motors", " Media")), (
-    Attribute("city", "Where is {n} based?", "{n} is based in {v}.", "The headquarters of {n} are in {v}.", _CITIES),
-    Attribute("chief", "Who leads {n}?", "{n} is led by {v}.", "{v} runs {n} as its chief executive.",
-              ("Ansel Ashcombe", "Brisa Coldridge", "Corwin Dunleavy", "Delphine Everhart", "Emrys Fairwood",
-               "Fenna Greystoke", "Galen Hollins", "Hesper Ironside")),
-    Attribute("deal", "Which company did {n} agree to buy?", "{n} agreed to buy {v}.", "{n} announced a deal to acquire {v}.",
-              ("Kilbride Paper", "Larkspur Rail", "Marchbank Glass", "Northcott Seeds", "Oakhurst Bank", "Pendry Tools",
-               "Quarrie Shipping", "Stirling Dairy")),
-    Attribute("price", "How much did {n} pay for the deal?", "{n} paid {v} for the deal.", "The deal cost {n} {v}.",
-              ("90 million dollars", "140 million dollars", "210 million dollars", "350 million dollars",
-               "480 million dollars", "720 million dollars", "1.1 billion dollars", "2.4 billion dollars")),
+NEWS = Domain("news", "business news",
+              _names(("Arden", "Brisk", "Calder", "Delvin", "Eastmoor", "Fenwick", "Gorse",
+                      "Harlan", "Istra", "Jarrow"), (" Systems", " Foods", " Motors", " Media")), (
+    Attribute("city", "Where is {n} based?", "{n} is based in {v}.",
+              "The headquarters of {n} are in {v}.", _CITIES),
+    Attribute("chief", "Who leads {n}?", "{n} is led by {v}.",
+              "{v} runs {n} as its chief executive.",
+              ("Ansel Ashcombe", "Brisa Coldridge", "Corwin Dunleavy", "Delphine Everhart",
+               "Emrys Fairwood", "Fenna Greystoke", "Galen Hollins", "Hesper Ironside")),
+    Attribute("deal", "Which company did {n} agree to buy?", "{n} agreed to buy {v}.",
+              "{n} announced a deal to acquire {v}.",
+              ("Kilbride Paper", "Larkspur Rail", "Marchbank Glass", "Northcott Seeds",
+               "Oakhurst Bank", "Pendry Tools", "Quarrie Shipping", "Stirling Dairy")),
+    Attribute("price", "How much did {n} pay for the deal?", "{n} paid {v} for the deal.",
+              "The deal cost {n} {v}.",
+              ("90 million dollars", "140 million dollars", "210 million dollars",
+               "350 million dollars", "480 million dollars", "720 million dollars",
+               "1.1 billion dollars", "2.4 billion dollars")),
     Attribute("product", "What product did {n} launch this year?", "This year {n} launched {v}.",
-              "The new product of {n} is {v}.", ("a folding bicycle", "a solar kettle", "a reading lamp", "a seed drill",
-              "a water filter", "a delivery drone", "a pocket radio", "an electric scooter")),
-    Attribute("staff", "How many people does {n} employ?", "{n} employs {v} people.", "The workforce of {n} is {v}.",
+              "The new product of {n} is {v}.",
+              ("a folding bicycle", "a solar kettle", "a reading lamp", "a seed drill",
+               "a water filter", "a delivery drone", "a pocket radio", "an electric scooter")),
+    Attribute("staff", "How many people does {n} employ?", "{n} employs {v} people.",
+              "The workforce of {n} is {v}.",
               ("1,200", "2,500", "4,800", "7,300", "9,600", "12,000", "18,500", "31,000"))),
     ("Shares of {n} moved little after the news.", "Analysts said {n} had expected the change.",
      "A spokesperson for {n} declined to comment further."))
 
 # %% ../nbs/05_synthetic.ipynb #fb1adbb6
 def domain_facts(domain:Domain, n_entities:int, seed:int=0) -> list[dict]:
-    "`n_entities` entities of `domain` with a drawn value for every attribute, deterministic by seed."
-    if n_entities > len(domain.names): raise ValueError(f"{domain.name}: at most {len(domain.names)} entities, got {n_entities}.")
+    ("`n_entities` entities of `domain` with a drawn value for every attribute, "
+     "deterministic by seed.")
+    if n_entities > len(domain.names):
+        raise ValueError(f"{domain.name}: at most {len(domain.names)} entities, got {n_entities}.")
     rng = random.Random(seed)
     return [{"name": n, "facts": {a.name: rng.choice(a.values) for a in domain.attributes}}
             for n in rng.sample(domain.names, n_entities)]
 
 def domain_corpus(domain:Domain, entities:list[dict], seed:int=0) -> list[dict]:
-    "One document per entity: each fact in both phrasings and the filler sentences, in a seeded order."
+    ("One document per entity: each fact in both phrasings and the filler sentences, "
+     "in a seeded order.")
     rng, out = random.Random(seed), []
     for e in entities:
         n, attrs = e["name"], {a.name: a for a in domain.attributes}
-        sents = [t.format(n=n, v=v) for k, v in e["facts"].items() for t in (attrs[k].answer, attrs[k].paraphrase)]
+        sents = [t.format(n=n, v=v) for k, v in e["facts"].items()
+                 for t in (attrs[k].answer, attrs[k].paraphrase)]
         sents += [f.format(n=n) for f in domain.fillers]
         rng.shuffle(sents)
         out.append({"text": " ".join(s[0].upper() + s[1:] for s in sents), "entity": n})
     return out
 
 def domain_mcq(domain:Domain, entities:list[dict], seed:int=0) -> list[dict]:
-    "One four-way question per fact; the wrong choices are other values of the attribute (WMDP's schema)."
+    ("One four-way question per fact; the wrong choices are other values of the attribute "
+     "(WMDP's schema).")
     rng, out = random.Random(seed), []
     for e in entities:
         for a in domain.attributes:
             v = e["facts"][a.name]
             choices = [v] + rng.sample([w for w in a.values if w != v], 3)
             rng.shuffle(choices)
-            out.append({"question": a.question.format(n=e["name"]), "choices": choices, "answer": choices.index(v),
-                        "entity": e["name"], "attribute": a.name})
+            out.append({"question": a.question.format(n=e["name"]), "choices": choices,
+                        "answer": choices.index(v), "entity": e["name"], "attribute": a.name})
     return out
 
 def domain_qa(domain:Domain, entities:list[dict]) -> list[dict]:
-    "One short question-answer pair per fact (the answer is the value), as MUSE's knowledge questions."
-    return [{"question": a.question.format(n=e["name"]), "answer": e["facts"][a.name]} for e in entities
-            for a in domain.attributes]
+    ("One short question-answer pair per fact (the answer is the value), "
+     "as MUSE's knowledge questions.")
+    return [{"question": a.question.format(n=e["name"]), "answer": e["facts"][a.name]}
+            for e in entities for a in domain.attributes]
 
 # %% ../nbs/05_synthetic.ipynb #564a23a8
 def _halves(text:str) -> dict:
     words = text.split(" ")
-    return {"prompt": " ".join(words[:len(words) // 2]), "gt": " " + " ".join(words[len(words) // 2:])}
+    return {"prompt": " ".join(words[:len(words) // 2]),
+            "gt": " " + " ".join(words[len(words) // 2:])}
 
-def news_benchmark(n_forget:int=6, n_retain:int=12, n_holdout:int=6, n_icl:int=2, seed:int=0) -> dict:
-    "MUSE-style splits of fictitious news articles: raw texts to train on and MUSE's evaluation splits."
+def news_benchmark(n_forget:int=6, n_retain:int=12, n_holdout:int=6, n_icl:int=2,
+                   seed:int=0) -> dict:
+    ("MUSE-style splits of fictitious news articles: raw texts to train on "
+     "and MUSE's evaluation splits.")
     ents = domain_facts(NEWS, n_forget + n_retain + n_holdout, seed)
     f, r, h = ents[:n_forget], ents[n_forget:n_forget + n_retain], ents[n_forget + n_retain:]
     docs = {k: domain_corpus(NEWS, v, seed) for k, v in dict(forget=f, retain=r, holdout=h).items()}
-    icl = domain_qa(NEWS, r[-1:])[:2 * n_icl]                                   # examples from one retain article
+    icl = domain_qa(NEWS, r[-1:])[:2 * n_icl]  # examples from one retain article
     rq = domain_qa(NEWS, r[:-1])
     return {"forget": docs["forget"], "retain": docs["retain"], "holdout": docs["holdout"],
             "eval": {"verbmem": [_halves(d["text"]) for d in docs["forget"]],

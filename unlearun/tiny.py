@@ -5,8 +5,10 @@
 # %% ../nbs/05a_tiny.ipynb #a13fd45b
 from __future__ import annotations
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tokenizers import (Tokenizer, decoders, models, normalizers, pre_tokenizers, processors,
+                        trainers)
+from transformers import (GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM,
+                          PreTrainedTokenizerFast)
 
 # %% auto #0
 __all__ = ['SIMPLE_CHAT_TEMPLATE', 'TINY_ARCHS', 'train_tokenizer', 'corpus', 'train_llama2_tokenizer', 'tiny_gpt2', 'tiny_llama']
@@ -14,7 +16,7 @@ __all__ = ['SIMPLE_CHAT_TEMPLATE', 'TINY_ARCHS', 'train_tokenizer', 'corpus', 't
 # %% ../nbs/05a_tiny.ipynb #861f9aae
 def train_tokenizer(texts:list[str], # corpus to learn the BPE merges from
                     vocab_size:int=400, # target vocabulary size
-                    pad_is_eos:bool=True, # use EOS as pad token (GPT-2 style) instead of a separate <pad>
+                    pad_is_eos:bool=True, # EOS as pad (GPT-2 style) instead of a separate <pad>
                     chat_template:str|None=None, # optional Jinja chat template
                    ) -> PreTrainedTokenizerFast:
     "Train a small byte-level BPE tokenizer offline."
@@ -23,16 +25,19 @@ def train_tokenizer(texts:list[str], # corpus to learn the BPE merges from
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
     tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
+                                   bos_token="<|endoftext|>",
                                    pad_token="<|endoftext|>" if pad_is_eos else "<pad>")
     if chat_template: fast.chat_template = chat_template
     return fast
 
 # %% ../nbs/05a_tiny.ipynb #b8434df3
-SIMPLE_CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% if m['role'] == 'assistant' %}"
-                        "<|endoftext|>{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+SIMPLE_CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}"
+                        "{% if m['role'] == 'assistant' %}<|endoftext|>{% endif %}{% endfor %}"
+                        "{% if add_generation_prompt %}<|assistant|>{% endif %}")
 
 def corpus(records:list[dict]) -> list[str]:
     "Every text field of `records`, for training a tokenizer."
@@ -45,24 +50,31 @@ def corpus(records:list[dict]) -> list[str]:
 def train_llama2_tokenizer(texts:list[str], # corpus to learn the BPE merges from
                            vocab_size:int=400, # target vocabulary size
                           ) -> PreTrainedTokenizerFast:
-    "Train a small BPE tokenizer with Llama-2's SentencePiece-style normaliser (`Prepend('▁')`) and BOS, offline."
+    ("Train a small BPE tokenizer with Llama-2's SentencePiece-style normaliser (`Prepend('▁')`) "
+     "and BOS, offline.")
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     tok.pre_tokenizer = pre_tokenizers.Split("▁", behavior="merged_with_next")
-    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
     alphabet = sorted(set("".join(texts).replace(" ", "▁")) | {"▁"})
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>"],
-                                                       initial_alphabet=alphabet, show_progress=False))
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                   pad_token="</s>")
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size,
+                                                       special_tokens=["<unk>", "<s>", "</s>"],
+                                                       initial_alphabet=alphabet,
+                                                       show_progress=False))
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", pad_token="</s>")
 
 # %% ../nbs/05a_tiny.ipynb #f8b5fdf5
 def tiny_gpt2(tokenizer, n_layer:int=2, n_embd:int=64, seed:int=0) -> GPT2LMHeadModel:
     "A tiny random GPT-2-like causal LM for `tokenizer`."
     torch.manual_seed(seed)
-    cfg = GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=n_embd, n_layer=n_layer, n_head=4,
-                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # deterministic training for tests
+    cfg = GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=n_embd, n_layer=n_layer,
+                     n_head=4,
+                     # deterministic training for tests
+                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                      pad_token_id=tokenizer.pad_token_id)
     return GPT2LMHeadModel(cfg)

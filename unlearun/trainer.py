@@ -8,7 +8,8 @@ import dataclasses, math, tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 import torch
-from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import (PrinterCallback, ProgressCallback, Trainer, TrainerCallback,
+                          TrainingArguments)
 from .config import DATA, FINETUNE, RunConfig, check_run_args
 from .data import ForgetRetainDataset, QASet, UnlearnCollator, load_qa
 from .losses import joint_forward, mean_nll, token_logps
@@ -21,18 +22,22 @@ __all__ = ['EpochCallback', 'QuietProgressCallback', 'deepspeed_reference_config
 
 # %% ../nbs/04_trainer.ipynb #0ef43e6b
 class EpochCallback(TrainerCallback):
-    "Tell the training dataset which epoch starts, so its retain pairing is a function of (epoch, index)."
+    ("Tell the training dataset which epoch starts, so its retain pairing is a function of "
+     "(epoch, index).")
     def __init__(self, dataset): self.dataset = dataset
     def on_epoch_begin(self, args, state, control, **kw):
-        # state.epoch is whole at an epoch's start, fractional when resuming mid-epoch from a checkpoint
-        if hasattr(self.dataset, "set_epoch"): self.dataset.set_epoch(math.floor((state.epoch or 0) + 1e-9))
+        # state.epoch is whole at an epoch's start, fractional when resuming mid-epoch from a
+        # checkpoint
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(math.floor((state.epoch or 0) + 1e-9))
 
 class QuietProgressCallback(ProgressCallback):
     "The training progress bar, without printing every logged step under it."
     def on_log(self, args, state, control, logs=None, **kwargs): pass
 
 def deepspeed_reference_config(config:dict) -> dict:
-    "The DeepSpeed config for a frozen reference model: the run's, without optimizer/scheduler, stage 0 unless ZeRO-3."
+    ("The DeepSpeed config for a frozen reference model: the run's, without optimizer/scheduler, "
+     "stage 0 unless ZeRO-3.")
     import copy
     cfg = copy.deepcopy(config)
     for k in ("optimizer", "scheduler"): cfg.pop(k, None)
@@ -41,12 +46,14 @@ def deepspeed_reference_config(config:dict) -> dict:
     return cfg
 
 def prepare_reference(trainer:Trainer, ref_model):
-    "Place a frozen reference model for `trainer`'s launch: DeepSpeed, FSDP, or plain device placement."
+    ("Place a frozen reference model for `trainer`'s launch: DeepSpeed, FSDP, or plain device "
+     "placement.")
     from unlearun.models import AdapterDisabledReference
     if ref_model is None or isinstance(ref_model, AdapterDisabledReference): return ref_model
     if getattr(trainer, "is_deepspeed_enabled", False):
         import deepspeed
-        cfg = deepspeed_reference_config(trainer.accelerator.state.deepspeed_plugin.deepspeed_config)
+        cfg = deepspeed_reference_config(
+            trainer.accelerator.state.deepspeed_plugin.deepspeed_config)
         engine, *_ = deepspeed.initialize(model=ref_model, config=cfg)
         return engine.eval()
     if getattr(trainer, "is_fsdp_enabled", False):
@@ -59,7 +66,8 @@ class UnlearnTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.method, self.ref_model = method, prepare_reference(self, ref_model)
         self._parts = defaultdict(list)
-        self.pop_callback(PrinterCallback)                      # no per-step log lines: the history is kept
+        # no per-step log lines: the history is kept
+        self.pop_callback(PrinterCallback)
         if self.pop_callback(ProgressCallback) is not None: self.add_callback(QuietProgressCallback)
         self.add_callback(EpochCallback(self.train_dataset))
 
@@ -75,32 +83,43 @@ class UnlearnTrainer(Trainer):
         super().log(logs, *args, **kwargs)
 
 # %% ../nbs/04_trainer.ipynb #cbebc5be
-def make_training_args(output_dir:str, batch_size:int=RunConfig.batch_size, learning_rate:float=RunConfig.learning_rate,
-                       num_epochs:float=RunConfig.num_epochs, seed:int=RunConfig.seed, device:str|None=None,
+def make_training_args(output_dir:str, batch_size:int=RunConfig.batch_size,
+                       learning_rate:float=RunConfig.learning_rate,
+                       num_epochs:float=RunConfig.num_epochs, seed:int=RunConfig.seed,
+                       device:str|None=None,
                        **kwargs) -> TrainingArguments:
-    "TrainingArguments with unlearun's defaults; any TrainingArguments field in `kwargs` overrides them."
+    ("TrainingArguments with unlearun's defaults; any TrainingArguments field in `kwargs` "
+     "overrides them.")
     run = check_run_args(batch_size, learning_rate, num_epochs, seed)
     mp = mixed_precision(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     args = dict(output_dir=str(output_dir), per_device_train_batch_size=run["batch_size"],
-                learning_rate=run["learning_rate"], num_train_epochs=run["num_epochs"], seed=run["seed"],
+                learning_rate=run["learning_rate"], num_train_epochs=run["num_epochs"],
+                seed=run["seed"],
                 logging_steps=1, report_to="none", save_strategy="no", remove_unused_columns=False,
                 bf16=mp == "bf16", fp16=mp == "fp16", max_grad_norm=1.0,
-                # use_cpu also on a CPU-only machine: a multi-process launch then runs DDP over gloo (without it,
-                # transformers sees no distributed device and each process would train on its own)
-                use_cpu=(device or default_device()) == "cpu", dataloader_pin_memory=torch.cuda.is_available())
+                # use_cpu also on a CPU-only machine: a multi-process launch then runs DDP over gloo
+                # (without it, transformers sees no distributed device and each process would train
+                # on its own)
+                use_cpu=(device or default_device()) == "cpu",
+                dataloader_pin_memory=torch.cuda.is_available())
     fields = {f.name for f in dataclasses.fields(TrainingArguments)}
     for k in kwargs:
-        if k not in fields: raise ValueError(f"run(): unknown training argument {k!r}; pass TrainingArguments fields.")
+        if k not in fields:
+            raise ValueError(f"run(): unknown training argument {k!r}; "
+                             "pass TrainingArguments fields.")
     return TrainingArguments(**{**args, **kwargs})
 
 def history(log_history:list[dict]) -> list[dict]:
-    "The per-step training records (loss, its parts, grad_norm, learning_rate) from `Trainer.state.log_history`."
+    ("The per-step training records (loss, its parts, grad_norm, learning_rate) from "
+     "`Trainer.state.log_history`.")
     return [dict(r) for r in log_history if "loss" in r and "train_runtime" not in r]
 
 def planned_epochs(args:TrainingArguments, n_examples:int) -> int:
-    "How many epochs training will start: `num_train_epochs` rounded up, or as many as `max_steps` needs."
+    ("How many epochs training will start: `num_train_epochs` rounded up, or as many as "
+     "`max_steps` needs.")
     if args.max_steps and args.max_steps > 0:
-        per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+        per_step = (args.per_device_train_batch_size * args.gradient_accumulation_steps
+                    * max(1, args.world_size))
         return math.ceil(args.max_steps / max(1, math.ceil(n_examples / per_step)))
     return max(1, math.ceil(args.num_train_epochs))
 
@@ -110,34 +129,42 @@ def train_method(method:UnlearningMethod, model, tokenizer, forget:QASet, retain
                  resume_from_checkpoint:bool|str|None=None) -> UnlearnTrainer:
     "Train `model` in place with `method` on `forget` (and `retain`); returns the finished trainer."
     if method.needs_retain and retain is None:
-        raise ValueError(f"Method {method.name!r} needs retain_data: pass retain_data= to load_data.")
-    if method.needs_reference and ref_model is None: ref_model = reference_model(model)   # LoRA: adapters disabled, no copy
+        raise ValueError(f"Method {method.name!r} needs retain_data: "
+                         "pass retain_data= to load_data.")
+    # LoRA: adapters disabled, no copy
+    if method.needs_reference and ref_model is None: ref_model = reference_model(model)
     args = args or make_training_args(tempfile.mkdtemp())
     ds = ForgetRetainDataset(forget, retain if method.needs_retain else None, seed=args.seed,
                              epochs=planned_epochs(args, len(forget)))
     try:
         method.prepare(model, tokenizer, ds, ref_model)
-        trainer = UnlearnTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
-                                 data_collator=UnlearnCollator(tokenizer.pad_token_id), method=method,
-                                 ref_model=ref_model, callbacks=callbacks)
+        trainer = UnlearnTrainer(model=model, args=args, train_dataset=ds,
+                                 processing_class=tokenizer,
+                                 data_collator=UnlearnCollator(tokenizer.pad_token_id),
+                                 method=method, ref_model=ref_model, callbacks=callbacks)
         trainer.train(resume_from_checkpoint=resume_from_checkpoint or None)
     finally: method.finish(model)
     return trainer
 
 @dataclass
 class FineTune(UnlearningMethod):
-    "Plain supervised fine-tuning on the answers (not an unlearning method; builds models that know the data)."
+    ("Plain supervised fine-tuning on the answers (not an unlearning method; builds models that "
+     "know the data).")
     def loss(self, model, batch, ref_model=None):
-        nll = mean_nll(*token_logps(joint_forward(model, batch, ["forget"])["forget"], batch["forget"]["labels"]))
+        nll = mean_nll(*token_logps(joint_forward(model, batch, ["forget"])["forget"],
+                                    batch["forget"]["labels"]))
         return nll, {"nll": nll.item()}
 
-def finetune(model, tokenizer, records, # question-answer records, or a QASet (tokenised with its own settings)
-             output_dir:str, num_epochs:float=FINETUNE.num_epochs, learning_rate:float=FINETUNE.learning_rate,
+def finetune(model, tokenizer, records, # QA records, or a QASet (tokenised with its own settings)
+             output_dir:str, num_epochs:float=FINETUNE.num_epochs,
+             learning_rate:float=FINETUNE.learning_rate,
              batch_size:int=FINETUNE.batch_size, max_length:int=DATA.max_length,
-             use_chat_template:bool|None=None, # for records: by default when the tokenizer has a chat template
+             use_chat_template:bool|None=None, # for records; default: tokenizer has a chat template
              **kwargs) -> list[dict]:
-    "Fine-tune `model` in place on question-answer `records` (or a `QASet`); returns the loss history."
-    data = records if isinstance(records, QASet) else load_qa(records, tokenizer, "finetune_data", max_length,
+    ("Fine-tune `model` in place on question-answer `records` (or a `QASet`); returns the loss "
+     "history.")
+    data = records if isinstance(records, QASet) else load_qa(records, tokenizer, "finetune_data",
+                                                               max_length,
                                                                use_chat_template=use_chat_template)
     args = make_training_args(output_dir, batch_size, learning_rate, num_epochs, **kwargs)
     return history(train_method(FineTune(), model, tokenizer, data, args=args).state.log_history)

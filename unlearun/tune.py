@@ -19,59 +19,76 @@ def pareto_front(points:list[tuple[float, float]]) -> list[int]:
     "Indices of the points not dominated by another (maximising both coordinates)."
     keep = []
     for i, (x, y) in enumerate(points):
-        if not any((a >= x and b >= y) and (a > x or b > y) for j, (a, b) in enumerate(points) if j != i): keep.append(i)
+        if not any((a >= x and b >= y) and (a > x or b > y)
+                   for j, (a, b) in enumerate(points) if j != i): keep.append(i)
     return keep
 
 # %% ../nbs/33_tune.ipynb #dd0ed816
 class TuneResult:
-    "The trials of `Unlearning.tune`: `table` (one row per run), `pareto` (row indices) and `best` (a configuration)."
-    def __init__(self, table, pareto, best): self.table, self.pareto, self.best = table, pareto, best
+    ("The trials of `Unlearning.tune`: `table` (one row per run), `pareto` (row indices) "
+     "and `best` (a configuration).")
+    def __init__(self, table, pareto, best):
+        self.table, self.pareto, self.best = table, pareto, best
     def __repr__(self):
         cols = ["trial", "config", "forgetting", "utility_kept", "diagnosis"]
         rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         for r in self.table:
             mark = " *" if r["trial"] in self.pareto else ""
-            rows.append(f"| {r['trial']}{mark} | {r['config']} | {r['forgetting']:.3f} | {r['utility_kept']:.3f} | {', '.join(r['diagnosis'])} |")
+            rows.append(f"| {r['trial']}{mark} | {r['config']} | {r['forgetting']:.3f} | "
+                        f"{r['utility_kept']:.3f} | {', '.join(r['diagnosis'])} |")
         return "\n".join(rows) + f"\n\nbest: {self.best}  (* = Pareto front)"
 
 def _trial_row(trial:int, config:dict, before:dict, after:dict, d, by_forget_quality:bool) -> dict:
-    "One row of the trial table: forgetting (forget quality, else 1 - forget knowledge left) and utility kept."
+    ("One row of the trial table: forgetting (forget quality, else 1 - forget knowledge left) "
+     "and utility kept.")
     f, _ = forget_left(before, after); u, _ = utility_kept(before, after)
     fq = after.get("forget_quality")
-    forgetting = float(fq) if by_forget_quality and fq is not None and math.isfinite(fq) else 1 - (f if f is not None else 1)
-    return dict(trial=trial, config=dict(config), forgetting=forgetting, utility_kept=u if u is not None else float("nan"),
+    forgetting = (float(fq) if by_forget_quality and fq is not None and math.isfinite(fq)
+                  else 1 - (f if f is not None else 1))
+    return dict(trial=trial, config=dict(config), forgetting=forgetting,
+                utility_kept=u if u is not None else float("nan"),
                 forget_left=f, diagnosis=d.symptoms)
 
 def _choose(table:list[dict]) -> tuple[list[int], dict]:
-    "The Pareto front's trials, and the best: the most utility among front trials that forgot enough, else the most forgetting."
-    front = [table[i]["trial"] for i in pareto_front([(r["forgetting"], r["utility_kept"]) for r in table])]
-    enough = [r for r in table if r["trial"] in front and r["forget_left"] is not None and r["forget_left"] <= 0.5]
-    best = max(enough, key=lambda r: r["utility_kept"]) if enough else max((r for r in table if r["trial"] in front),
-                                                                           key=lambda r: r["forgetting"])
+    ("The Pareto front's trials, and the best: the most utility among front trials "
+     "that forgot enough, else the most forgetting.")
+    front = [table[i]["trial"]
+             for i in pareto_front([(r["forgetting"], r["utility_kept"]) for r in table])]
+    enough = [r for r in table
+              if r["trial"] in front and r["forget_left"] is not None and r["forget_left"] <= 0.5]
+    best = (max(enough, key=lambda r: r["utility_kept"]) if enough
+            else max((r for r in table if r["trial"] in front), key=lambda r: r["forgetting"]))
     return front, best
 
 def tune(self, # an Unlearning with its data loaded
          budget:int=6, # number of unlearning runs to try
          batch_size:int=RunConfig.batch_size, learning_rate:float=RunConfig.learning_rate,
          num_epochs:float=RunConfig.num_epochs, # the starting configuration
-         retain_model=None, # model, folder or retain_model_stats: forgetting is then measured by forget quality
+         retain_model=None, # model, folder or retain_model_stats: forgetting is then forget quality
          **training_args) -> TuneResult:
-    "Search the method's key arguments guided by the diagnosis; returns the trials, the Pareto front and the best."
+    ("Search the method's key arguments guided by the diagnosis; returns the trials, "
+     "the Pareto front and the best.")
     if self.forget is None: raise RuntimeError("Call load_data(...) before tune().")
-    if not isinstance(budget, int) or budget < 1: raise ValueError(f"budget must be a positive whole number, got {budget!r}.")
+    if not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"budget must be a positive whole number, got {budget!r}.")
     init = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-    method0, ref = self.method, retain_model if retain_model is not None else self.retain_model_stats
-    metrics = ["perplexity", "rouge", "model_utility"] + (["forget_quality"] if ref is not None else [])
+    method0, ref = (self.method,
+                    retain_model if retain_model is not None else self.retain_model_stats)
+    metrics = (["perplexity", "rouge", "model_utility"]
+               + (["forget_quality"] if ref is not None else []))
     def score():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain, holdout=self.holdout,
-                             utility=self.utility, retain_model=ref, batch_size=16, progress=False).evaluate(metrics)
+            return Evaluator(self.model, self.tokenizer, forget=self.forget, retain=self.retain,
+                             holdout=self.holdout, utility=self.utility, retain_model=ref,
+                             batch_size=16, progress=False).evaluate(metrics)
     before = score()
     if "retain_model_stats" in before: ref = before["retain_model_stats"]
     config = {"learning_rate": learning_rate, "num_epochs": num_epochs, **method0.hparams()}
-    table, seen, saved = [], set(), (self.trainer, self.history, self.training, self.monitor, list(self.runs))
-    marks = {id(m): TRAINED_BY.get(m) for m in (self.model, self._given) if m is not None}   # trials leave no trace
+    table, seen, saved = [], set(), (self.trainer, self.history, self.training, self.monitor,
+                                     list(self.runs))
+    # trials leave no trace
+    marks = {id(m): TRAINED_BY.get(m) for m in (self.model, self._given) if m is not None}
     try:
         for trial in range(budget):
             key = json.dumps(config, sort_keys=True)
@@ -82,10 +99,11 @@ def tune(self, # an Unlearning with its data loaded
             self.method = get_method(method0.name, **hp)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.run(batch_size=batch_size, learning_rate=config["learning_rate"], num_epochs=config["num_epochs"],
-                         disable_tqdm=True, **training_args)
+                self.run(batch_size=batch_size, learning_rate=config["learning_rate"],
+                         num_epochs=config["num_epochs"], disable_tqdm=True, **training_args)
             after = score()
-            d = diagnose(before, after, method0.name, hp, self.training, self.monitor.events if self.monitor else None)
+            d = diagnose(before, after, method0.name, hp, self.training,
+                         self.monitor.events if self.monitor else None)
             table.append(_trial_row(trial, config, before, after, d, ref is not None))
             nxt = {k: v for k, v in d.suggestion.items() if k in config}
             if not nxt:   # healthy: try a bolder step to see whether more forgetting is free

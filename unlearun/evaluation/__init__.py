@@ -10,21 +10,29 @@ import numpy as np
 from ..config import DATA, check_number
 from ..data import QASet, load_qa
 from ..corpora import is_text_set, load_set
-from ..models import check_context, check_same_tokenizer, check_tokenizer, load_model, model_source
-from .registry import (DEFAULT_METRICS, METRICS, EvalContext, Metric, check_metrics, json_ready, metrics_table,
+from ..models import (check_context, check_same_tokenizer, check_tokenizer, load_model,
+                             model_source)
+from .registry import (DEFAULT_METRICS, METRICS, EvalContext, Metric,
+                                          check_metrics, json_ready, metrics_table,
                                           register_metric, scalars, set_names)
-from .tofu import (forget_quality, model_utility, probability, tofu_forget_truth_ratio, tofu_log_arrays,
-                                      tofu_scores, truth_ratio, truth_ratio_score, utility_components)
+from .tofu import (forget_quality, model_utility, probability,
+                                      tofu_forget_truth_ratio, tofu_log_arrays, tofu_scores,
+                                      truth_ratio, truth_ratio_score, utility_components)
 from .memorization import exact_memorization, extraction_strength
-from .mia import MIA_ATTACKS, mia_auroc, min_k_score, muse_auc, privleak, zlib_score
-from .scoring import answer_nll, perplexity, score_examples, score_set, token_stats
-from .generation import generate_set, greedy_generate, rouge_l, split_prompt, verbmem_prompt
+from .mia import (MIA_ATTACKS, mia_auroc, min_k_score, muse_auc, privleak,
+                                     zlib_score)
+from .scoring import (answer_nll, perplexity, score_examples, score_set,
+                                         token_stats)
+from .generation import (generate_set, greedy_generate, rouge_l, split_prompt,
+                                            verbmem_prompt)
 from .relearn import relearn
-from .attacks import ATTACKS, recovered_fraction, robustness_table, weights_digest
+from .attacks import (ATTACKS, recovered_fraction, robustness_table,
+                                         weights_digest)
 from .quantization import quantization_attack, quantized_copy, rtn_quantize
 from .prompt_attacks import PROMPT_TEMPLATES, prompt_attack
 from .latent import lens_probabilities
-from .muse import AUC_RETRAIN, MuseSets, knowmem_scores, muse_privleak, privleak_auc, verbmem_scores
+from .muse import (AUC_RETRAIN, MuseSets, knowmem_scores, muse_privleak,
+                                      privleak_auc, verbmem_scores)
 from .mcq import choice_loglikelihoods, mcq_accuracy, mcq_scores
 from .harness import lm_eval_available, run_lm_eval, write_mcq_task
 from ..mcq import MCQSet, load_mcq
@@ -34,40 +42,51 @@ __all__ = ['RETAIN_STATS_VERSION', 'Evaluator', 'plan', 'evaluate']
 
 # %% ../../nbs/29_evaluation.ipynb #b1010e65
 class Evaluator:
-    "Score a causal LM on forget / retain / holdout / utility sets with one pass and one generation per set."
+    ("Score a causal LM on forget / retain / holdout / utility sets with one pass and one "
+     "generation per set.")
     def __init__(self, model, tokenizer,
                  forget=None, retain=None, holdout=None, # QASets or sources load_qa reads
-                 utility:dict|None=None, # extra utility sets, e.g. {"real_authors": ..., "world_facts": ...}
-                 retain_model=None, # model, folder, or saved retain_model_stats (dict or .json): forget quality / privleak
-                 batch_size:int=16, max_length:int=DATA.max_length, use_chat_template:bool|None=None,
-                 max_new_tokens:int|None=None, # by default the longest answer of the set plus 8 tokens
+                 utility:dict|None=None, # extra utility sets, e.g. {"real_authors": ..., ...}
+                 retain_model=None, # model, folder, saved stats dict/.json: forget quality/privleak
+                 batch_size:int=16, max_length:int=DATA.max_length,
+                 use_chat_template:bool|None=None,
+                 max_new_tokens:int|None=None, # by default the set's longest answer plus 8 tokens
                  k:float=0.4, # Min-K% / Min-K%++ fraction
                  verbmem_prefix:int=8, # answer tokens given in the verbatim-memorization prompt
                  relearn_args:dict|None=None, # arguments of relearn
-                 original:dict|None=None, # results of the model before unlearning: the attacks' recovered fractions
-                 attack_args:dict|None=None, # per attack metric, its settings, e.g. {"quantization": {"bits": [4]}}
+                 original:dict|None=None, # results before unlearning (attacks' recovered fractions)
+                 attack_args:dict|None=None, # per-attack settings: {"quantization": {"bits": [4]}}
                  progress:bool|None=None,
-                 mcq:dict|None=None, # multiple-choice sets, e.g. {"wmdp_bio": ..., "mmlu": ...}: MCQSets or sources
+                 mcq:dict|None=None, # multiple-choice sets: MCQSets or sources, e.g. {"mmlu": ...}
                  muse=None, # MUSE's evaluation splits: a MuseSets (or a dict of its fields)
-                 lm_eval_args:dict|None=None): # run_lm_eval arguments for the lm_eval metric, e.g. {"tasks": [...]}
+                 lm_eval_args:dict|None=None): # run_lm_eval args for lm_eval, e.g. {"tasks": [...]}
         self.batch_size = check_number("batch_size", batch_size, integer=True)
-        self.max_new_tokens = None if max_new_tokens is None else check_number("max_new_tokens", max_new_tokens, integer=True)
-        self.k, self.verbmem_prefix = check_number("k", k), check_number("verbmem_prefix", verbmem_prefix, integer=True)
-        if self.k > 1: raise ValueError(f"k is the Min-K% fraction of tokens, in (0, 1]; got {k!r}.")
-        if isinstance(retain_model, (str, os.PathLike)):               # a missing path fails now, not after the passes
+        self.max_new_tokens = (None if max_new_tokens is None
+                               else check_number("max_new_tokens", max_new_tokens, integer=True))
+        self.k, self.verbmem_prefix = (check_number("k", k),
+                                       check_number("verbmem_prefix", verbmem_prefix, integer=True))
+        if self.k > 1:
+            raise ValueError(f"k is the Min-K% fraction of tokens, in (0, 1]; got {k!r}.")
+        # a missing path fails now, not after the passes
+        if isinstance(retain_model, (str, os.PathLike)):
             if str(retain_model).endswith(".json"):
-                if not Path(retain_model).is_file(): raise FileNotFoundError(f"retain_model=: statistics file not found: {retain_model}")
+                if not Path(retain_model).is_file():
+                    raise FileNotFoundError(f"retain_model=: statistics file not found: "
+                                            f"{retain_model}")
             else: retain_model = model_source(retain_model, "retain_model")
         load = lambda src, name: src if isinstance(src, QASet) or src is None else load_set(
             src, tokenizer, name, max_length=max_length, use_chat_template=use_chat_template)
         self.model, self.tokenizer = model, tokenizer
-        self.sets = {n: load(src, f"{n}_data") for n, src in dict(forget=forget, retain=retain, holdout=holdout).items()
+        self.sets = {n: load(src, f"{n}_data")
+                     for n, src in dict(forget=forget, retain=retain, holdout=holdout).items()
                      if src is not None}
         for n, src in (utility or {}).items():
-            if n in self.sets: raise ValueError(f"utility set name {n!r} clashes with a built-in set name.")
+            if n in self.sets:
+                raise ValueError(f"utility set name {n!r} clashes with a built-in set name.")
             self.sets[n] = load(src, n)
         check_context(model, self.sets.values())
-        self.retain_model, self.relearn_args, self.progress = retain_model, relearn_args or {}, progress
+        self.retain_model, self.relearn_args, self.progress = (retain_model, relearn_args or {},
+                                                               progress)
         self.original, self.attack_args = original, attack_args or {}
         self.mcq = {n: load_mcq(src, tokenizer, n) for n, src in (mcq or {}).items()}
         self.muse = MuseSets(**muse) if isinstance(muse, dict) else muse
@@ -75,7 +94,8 @@ class Evaluator:
 
     def __repr__(self):
         mcq = f", mcq={ {n: len(s) for n, s in self.mcq.items()} }" if self.mcq else ""
-        return f"Evaluator({type(self.model).__name__}, sets={ {n: len(s) for n, s in self.sets.items()} }{mcq})"
+        return (f"Evaluator({type(self.model).__name__}, "
+                f"sets={ {n: len(s) for n, s in self.sets.items()} }{mcq})")
 
 # %% ../../nbs/29_evaluation.ipynb #a0f17376
 def _check_holdout(sets:dict, metrics:list[str]):
@@ -83,26 +103,30 @@ def _check_holdout(sets:dict, metrics:list[str]):
     if "forget" not in sets or "holdout" not in sets: return
     mia = [m for m in metrics if "holdout" in METRICS[m].teacher_forced]
     if mia and (n := sets["holdout"].overlap(sets["forget"])):
-        raise ValueError(f"holdout_data shares {n} of its {len(sets['holdout'])} records with forget_data, so {mia} would "
-                         "compare the forget set with itself (an AUC of 0.5 whatever the model remembers); use a holdout "
-                         "set of records the model never saw.")
+        raise ValueError(f"holdout_data shares {n} of its {len(sets['holdout'])} records with "
+                         f"forget_data, so {mia} would "
+                         "compare the forget set with itself (an AUC of 0.5 whatever the model "
+                         "remembers); use a holdout set of records the model never saw.")
 
 def plan(self:Evaluator, metrics) -> dict:
-    "Which passes each loaded set needs for `metrics`: teacher-forced (with variants?), answers, continuations."
+    ("Which passes each loaded set needs for `metrics`: teacher-forced (with variants?), answers, "
+     "continuations.")
     out = {n: dict(tf=False, variants=False, answers=False, verbmem=False) for n in self.sets}
     metrics = check_metrics(metrics)
     for m in metrics:
         spec = METRICS[m]
         absent = [s for s in spec.requires if s not in self.sets]
-        if absent: raise ValueError(f"metric {m!r} needs {absent[0]} data: pass {absent[0]}=... to the Evaluator "
-                                    f"(or load it with load_data).")
-        for kind, roles in dict(tf=spec.teacher_forced, variants=spec.variants, answers=spec.answers,
-                                verbmem=spec.verbmem).items():
+        if absent:
+            raise ValueError(f"metric {m!r} needs {absent[0]} data: pass {absent[0]}=... to the "
+                             f"Evaluator (or load it with load_data).")
+        for kind, roles in dict(tf=spec.teacher_forced, variants=spec.variants,
+                                answers=spec.answers, verbmem=spec.verbmem).items():
             for n in set_names(roles, self.sets): out[n][kind] = True
     _check_holdout(self.sets, metrics)
     for n, p in out.items():
         p["tf"] = p["tf"] or p["variants"]
-        if is_text_set(self.sets[n]): p["answers"] = False   # a text window has no question to answer
+        # a text window has no question to answer
+        if is_text_set(self.sets[n]): p["answers"] = False
     return out
 Evaluator.plan = plan
 
@@ -115,21 +139,24 @@ def _retain_model(ref, tokenizer):
     if not isinstance(ref, (str, os.PathLike)):
         check_tokenizer(ref, tokenizer, "retain_model")
         return ref
-    model, _ = load_model(str(ref), tokenizer=tokenizer, name="retain_model")    # its embedding must fit the tokenizer
+    # its embedding must fit the tokenizer
+    model, _ = load_model(str(ref), tokenizer=tokenizer, name="retain_model")
     if any((Path(ref) / f).exists() for f in _TOKENIZER_FILES):
         from transformers import AutoTokenizer
         check_same_tokenizer(tokenizer, AutoTokenizer.from_pretrained(str(ref)), "retain_model")
     return model
 
 def _load_retain_stats(ref, tokenizer, sets, batch_size, k, progress) -> dict:
-    if isinstance(ref, (str, os.PathLike)) and str(ref).endswith(".json"): ref = json.loads(Path(ref).read_text())
+    if isinstance(ref, (str, os.PathLike)) and str(ref).endswith(".json"):
+        ref = json.loads(Path(ref).read_text())
     if isinstance(ref, dict):
         if ref.get("statistics_version") != RETAIN_STATS_VERSION:
-            raise ValueError("retain_model statistics were computed by another version of unlearun (different token "
-                             "conventions); pass the retain model itself to recompute them.")
+            raise ValueError("retain_model statistics were computed by another version of unlearun "
+                             "(different token conventions); pass the retain model itself to "
+                             "recompute them.")
         if ref.get("forget_sha256") != sets["forget"].sha256:
-            raise ValueError("retain_model statistics were computed on a different forget set (SHA-256 differs); "
-                             "pass the retain model itself to recompute them.")
+            raise ValueError("retain_model statistics were computed on a different forget set "
+                             "(SHA-256 differs); pass the retain model itself to recompute them.")
         return ref
     model = _retain_model(ref, tokenizer)
     f = score_set(model, sets["forget"], True, batch_size, k, progress)
@@ -139,7 +166,8 @@ def _load_retain_stats(ref, tokenizer, sets, batch_size, k, progress) -> dict:
              "holdout_sha256": None, "mia_min_k_auc": None}
     if "holdout" in sets:
         h = score_set(model, sets["holdout"], False, batch_size, k, progress)
-        stats.update(holdout_sha256=sets["holdout"].sha256, mia_min_k_auc=mia_auroc(f["min_k"], h["min_k"]))
+        stats.update(holdout_sha256=sets["holdout"].sha256,
+                     mia_min_k_auc=mia_auroc(f["min_k"], h["min_k"]))
     return stats
 
 # %% ../../nbs/29_evaluation.ipynb #68031182
@@ -147,23 +175,28 @@ def _per_sample(tf:dict, gen:dict) -> dict:
     per = {n: {k: np.asarray(v).tolist() for k, v in t.items()} for n, t in tf.items()}
     for n, g in gen.items():
         per.setdefault(n, {})
-        if "answers" in g: per[n].update(rougeL_recall=g["answers"]["recall"].tolist(), generated=g["answers"]["texts"])
+        if "answers" in g: per[n].update(rougeL_recall=g["answers"]["recall"].tolist(),
+                                         generated=g["answers"]["texts"])
         if "verbmem" in g: per[n]["verbmem_f1"] = g["verbmem"]["f1"].tolist()
     return per
 
 def evaluate(self:Evaluator, metrics=DEFAULT_METRICS) -> dict:
-    "Compute `metrics` (names in `METRICS`) on the sets; one teacher-forced pass and one generation per set."
+    ("Compute `metrics` (names in `METRICS`) on the sets; one teacher-forced pass and one "
+     "generation per set.")
     metrics = check_metrics(metrics)
     passes, ref = self.plan(metrics), None
-    if self.retain_model is not None and any(METRICS[m].reference for m in metrics):   # first: a bad one fails early
-        ref = self.retain_model = _load_retain_stats(self.retain_model, self.tokenizer, self.sets, self.batch_size,
-                                                     self.k, self.progress)
+    # first: a bad one fails early
+    if self.retain_model is not None and any(METRICS[m].reference for m in metrics):
+        ref = self.retain_model = _load_retain_stats(self.retain_model, self.tokenizer, self.sets,
+                                                     self.batch_size, self.k, self.progress)
     tf, gen = {}, {}
     for n, p in passes.items():
-        if p["tf"]: tf[n] = score_set(self.model, self.sets[n], p["variants"], self.batch_size, self.k, self.progress)
+        if p["tf"]: tf[n] = score_set(self.model, self.sets[n], p["variants"], self.batch_size,
+                                      self.k, self.progress)
         if p["answers"] or p["verbmem"]:
-            gen[n] = generate_set(self.model, self.tokenizer, self.sets[n], p["answers"], p["verbmem"], self.verbmem_prefix,
-                                  self.max_new_tokens, self.batch_size, self.progress)
+            gen[n] = generate_set(self.model, self.tokenizer, self.sets[n], p["answers"],
+                                  p["verbmem"], self.verbmem_prefix, self.max_new_tokens,
+                                  self.batch_size, self.progress)
     ctx, out = EvalContext(self, tf, gen, ref), {}
     for m in metrics: out.update(METRICS[m].compute(ctx))
     out["per_sample"] = _per_sample(tf, gen)

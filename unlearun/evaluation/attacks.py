@@ -17,63 +17,76 @@ __all__ = ['ATTACKS', 'recovered_fraction', 'attack_items', 'weights_digest', 'o
            'robustness_table']
 
 # %% ../../nbs/25a_evaluation.attacks.ipynb #bf879785
-ATTACKS = ("quantization", "relearning", "prompt_attacks", "latent")   # the attack metrics that `robustness` runs
+# the attack metrics that `robustness` runs
+ATTACKS = ("quantization", "relearning", "prompt_attacks", "latent")
 
 def recovered_fraction(attacked:float, # the evaluated model's score under the attack
                        baseline:float, # its score without the attack
-                       original:float|None, # the model before unlearning, under the same attack (None: unknown)
-                       min_gap:float=0.05, # below this gap between original and baseline nothing was forgotten
+                       original:float|None, # score before unlearning, same attack (None: unknown)
+                       min_gap:float=0.05, # original - baseline below this: nothing was forgotten
                       ) -> tuple[float, str|None]:
     "(attacked - baseline) / (original - baseline), or NaN and the reason when it is not defined."
     if original is None or not math.isfinite(original):
-        return math.nan, ("the original's score is unknown: pass original= (the results of the model before "
-                          "unlearning, evaluated with the same metric)")
-    if not (math.isfinite(attacked) and math.isfinite(baseline)): return math.nan, "the attacked or baseline score is not finite"
+        return math.nan, ("the original's score is unknown: pass original= (the results of the "
+                          "model before unlearning, evaluated with the same metric)")
+    if not (math.isfinite(attacked) and math.isfinite(baseline)):
+        return math.nan, "the attacked or baseline score is not finite"
     if original - baseline < min_gap:
-        return math.nan, (f"the original scores {original:.3g}, less than {min_gap:g} above this model's {baseline:.3g}: "
+        return math.nan, (f"the original scores {original:.3g}, less than {min_gap:g} above this "
+                          f"model's {baseline:.3g}: "
                           "nothing was forgotten that an attack could recover")
     return (attacked - baseline) / (original - baseline), None
 
 # %% ../../nbs/25a_evaluation.attacks.ipynb #5dd7eadd
 def attack_items(n_records:int, n:int|None=None, seed:int=0) -> list[int]:
-    "A seeded subset of `n` of `n_records` record indices (sorted); all of them when `n` is None or not smaller."
+    ("A seeded subset of `n` of `n_records` record indices (sorted); all of them when `n` is None "
+     "or not smaller.")
     if n is None or n >= n_records: return list(range(n_records))
     n = check_number("n", n, integer=True)
     return sorted(np.random.default_rng(seed).choice(n_records, n, replace=False).tolist())
 
 def weights_digest(model) -> str:
-    "SHA-256 of every parameter and buffer (names, dtypes, shapes, bytes): equal digests mean bit-identical weights."
+    ("SHA-256 of every parameter and buffer (names, dtypes, shapes, bytes): equal digests mean "
+     "bit-identical weights.")
     h = hashlib.sha256()
     for k, v in model.state_dict().items():
         t = v.detach().cpu().contiguous().reshape(-1)
-        h.update(f"{k}:{t.dtype}:{tuple(v.shape)}".encode()); h.update(t.view(torch.uint8).numpy().tobytes())
+        h.update(f"{k}:{t.dtype}:{tuple(v.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 # %% ../../nbs/25a_evaluation.attacks.ipynb #4bdc98ad
 def original_scores(ctx, name:str, info:dict, variants, fallback=None) -> tuple[dict, str]:
-    "The original's score per variant: its result of attack `name` on the same items, else `fallback(per_sample)`."
+    ("The original's score per variant: its result of attack `name` on the same items, else "
+     "`fallback(per_sample)`.")
     orig = getattr(ctx.evaluator, "original", None)
-    if not orig: return {}, ("no original given: pass original= (the results of the model before unlearning) or "
-                             "evaluate with Unlearning before and after run()")
+    if not orig: return {}, ("no original given: pass original= (the results of the model before "
+                             "unlearning) or evaluate with Unlearning before and after run()")
     same, oi = orig.get(name), orig.get(f"{name}_info") or {}
-    if isinstance(same, dict) and all(oi.get(k) == info[k] for k in ("forget_sha256", "items", "settings")):
+    if isinstance(same, dict) and all(oi.get(k) == info[k]
+                                      for k in ("forget_sha256", "items", "settings")):
         att = same.get("attacked", {})
         return {v: att.get(v, math.nan) for v in variants}, "the original under the same attack"
     per = (orig.get("per_sample") or {}).get("forget") or {}
     fb = fallback(per, info) if fallback else None
-    if fb is not None: return {v: fb[v] for v in variants}, f"the original's unattacked forget scores ({name} not run on it)"
-    return {}, (f"the original's results have neither {name!r} on the same records with the same settings nor the "
-                "per-sample forget scores to fall back on: evaluate the original with the same metric")
+    if fb is not None:
+        return ({v: fb[v] for v in variants},
+                f"the original's unattacked forget scores ({name} not run on it)")
+    return {}, (f"the original's results have neither {name!r} on the same records with the same "
+                "settings nor the per-sample forget scores to fall back on: evaluate the original "
+                "with the same metric")
 
 def attack_info(qs:QASet, items:list[int], score:str, **settings) -> dict:
     "What an attack was run on: the forget set's SHA-256, the items, the score and the settings."
-    return {"forget_sha256": qs.sha256, "items": list(items), "n_forget": len(qs), "score": score, "settings": settings}
+    return {"forget_sha256": qs.sha256, "items": list(items), "n_forget": len(qs), "score": score,
+            "settings": settings}
 
 def attack_result(ctx, name:str,
                   baseline:float|dict, # the model's unattacked score (or one per variant)
                   attacked:dict, # variant -> attacked score
                   info:dict, fallback=None, min_gap:float=0.05, **extra) -> dict:
-    "An attack's result: baseline, attacked and original scores, the recovered fraction per variant and its worst case."
+    ("An attack's result: baseline, attacked and original scores, the recovered fraction per "
+     "variant and its worst case.")
     orig, ref = original_scores(ctx, name, info, attacked, fallback)
     base = baseline if isinstance(baseline, dict) else {v: baseline for v in attacked}
     rec, reasons = {}, []
@@ -84,30 +97,39 @@ def attack_result(ctx, name:str,
     worst = max(finite, key=finite.get) if finite else None
     b = base[worst] if worst else (baseline if not isinstance(baseline, dict) else
                                    float(np.mean(list(base.values()))) if base else math.nan)
-    res = {"baseline": b, **({"baseline_by": baseline} if isinstance(baseline, dict) else {}), "attacked": attacked,
-           "original": orig, "recovered_by": rec, "recovered": finite[worst] if worst else math.nan, **extra}
-    info = {**info, "reference": ref if orig else None, "worst": worst, **({"reason": reasons} if reasons else {})}
-    if worst is None and orig: warnings.warn(f"{name}: no recovered fraction ({reasons[0] if reasons else ref})", stacklevel=3)
+    res = {"baseline": b, **({"baseline_by": baseline} if isinstance(baseline, dict) else {}),
+           "attacked": attacked, "original": orig, "recovered_by": rec,
+           "recovered": finite[worst] if worst else math.nan, **extra}
+    info = {**info, "reference": ref if orig else None, "worst": worst,
+            **({"reason": reasons} if reasons else {})}
+    if worst is None and orig:
+        warnings.warn(f"{name}: no recovered fraction ({reasons[0] if reasons else ref})",
+                      stacklevel=3)
     return {name: res, f"{name}_info": info}
 
 # %% ../../nbs/25a_evaluation.attacks.ipynb #95b9df3c
 def max_new_tokens_for(ev) -> int:
-    "The evaluator's generation budget for forget answers: `max_new_tokens`, or the longest answer plus 8."
+    ("The evaluator's generation budget for forget answers: `max_new_tokens`, or the longest "
+     "answer plus 8.")
     return ev.max_new_tokens or max(len(split_prompt(e)[1]) for e in ev.sets["forget"].examples) + 8
 
-def answer_recall(model, tokenizer, prompts:list[list[int]], references:list[str], max_new_tokens:int=64,
-                  batch_size:int=16) -> np.ndarray:
+def answer_recall(model, tokenizer, prompts:list[list[int]], references:list[str],
+                  max_new_tokens:int=64, batch_size:int=16) -> np.ndarray:
     "Per-prompt ROUGE-L recall of the greedy answer against its reference."
-    gen = greedy_generate(model, prompts, tokenizer.eos_token_id, tokenizer.pad_token_id, max_new_tokens, batch_size)
-    return rouge_l([tokenizer.decode(g, skip_special_tokens=True).strip() for g in gen], references)[0]
+    gen = greedy_generate(model, prompts, tokenizer.eos_token_id, tokenizer.pad_token_id,
+                          max_new_tokens, batch_size)
+    return rouge_l([tokenizer.decode(g, skip_special_tokens=True).strip() for g in gen],
+                   references)[0]
 
 def plain_answers(ctx, items:list[int]) -> tuple[np.ndarray, list[str]]:
-    "The evaluated model's forget ROUGE-L recall and greedy answers on `items`, from the evaluator's generation."
+    ("The evaluated model's forget ROUGE-L recall and greedy answers on `items`, from the "
+     "evaluator's generation.")
     g = ctx.gen["forget"]["answers"]
     return np.asarray(g["recall"])[items], [g["texts"][i] for i in items]
 
 def recall_fallback(per:dict, info:dict) -> dict|None:
-    "The original's unattacked forget ROUGE-L recall on the attack's items (every variant), if its results have it."
+    ("The original's unattacked forget ROUGE-L recall on the attack's items (every variant), if "
+     "its results have it.")
     r = per.get("rougeL_recall")
     if r is None or len(r) != info["n_forget"]: return None
     return _Every(float(np.mean(np.asarray(r, dtype=float)[info["items"]])))
@@ -118,14 +140,18 @@ class _Every(dict):
     def __getitem__(self, k): return self.v
 
 def attack_args(ev, name:str, defaults:dict) -> dict:
-    "The defaults of attack `name` updated with `Evaluator(attack_args={name: {...}})`; unknown names are an error."
+    ("The defaults of attack `name` updated with `Evaluator(attack_args={name: {...}})`; unknown "
+     "names are an error.")
     given = dict((getattr(ev, "attack_args", None) or {}).get(name, {}))
     bad = sorted(set(given) - set(defaults))
-    if bad: raise ValueError(f"attack_args[{name!r}]: unknown argument(s) {bad}; expected some of {sorted(defaults)}.")
+    if bad:
+        raise ValueError(f"attack_args[{name!r}]: unknown argument(s) {bad}; "
+                         f"expected some of {sorted(defaults)}.")
     return {**defaults, **given}
 
 def register_attack(name:str, **needs):
-    "`register_metric` for an attack: computed once per evaluation (shared with `robustness`), timed."
+    ("`register_metric` for an attack: computed once per evaluation (shared with `robustness`), "
+     "timed.")
     def deco(fn):
         def compute(ctx):
             cache = ctx.__dict__.setdefault("_attacks", {})
@@ -140,22 +166,29 @@ def register_attack(name:str, **needs):
     return deco
 
 # %% ../../nbs/25a_evaluation.attacks.ipynb #7f82deb2
-@register_metric("robustness", teacher_forced=("forget",), answers=("forget",), requires=("forget",))
+@register_metric("robustness", teacher_forced=("forget",), answers=("forget",),
+                 requires=("forget",))
 def _robustness(ctx):
-    "every attack (quantization, relearning, prompt attacks, latent knowledge): recovered fraction of each and the worst"
+    ("every attack (quantization, relearning, prompt attacks, latent knowledge): recovered "
+     "fraction of each and the worst")
     out = {}
     for a in ATTACKS:
         if a in METRICS: out.update(METRICS[a].compute(ctx))
-    rec = {a: out[a]["recovered"] if isinstance(out[a], dict) else math.nan for a in ATTACKS if a in out}
+    rec = {a: out[a]["recovered"] if isinstance(out[a], dict) else math.nan
+           for a in ATTACKS if a in out}
     finite = [v for v in rec.values() if math.isfinite(v)]
     out["robustness"] = {**rec, "worst": max(finite) if finite else math.nan}
     return out
 
 def robustness_table(results:dict, # model name -> results of evaluate with the attacks
                      attacks=ATTACKS, fmt:str="{:.2f}") -> str:
-    "A Markdown table of the recovered fraction per attack (and its worst variant) for several models."
-    cell = lambda r, a: ("" if not isinstance(r.get(a), dict) or not math.isfinite(r[a].get("recovered", math.nan))
-                         else fmt.format(r[a]["recovered"]) + (f" ({(r.get(f'{a}_info') or {}).get('worst')})"
-                                                                 if (r.get(f"{a}_info") or {}).get("worst") else ""))
+    ("A Markdown table of the recovered fraction per attack (and its worst variant) for several "
+     "models.")
+    cell = lambda r, a: ("" if not isinstance(r.get(a), dict)
+                             or not math.isfinite(r[a].get("recovered", math.nan))
+                         else fmt.format(r[a]["recovered"])
+                              + (f" ({(r.get(f'{a}_info') or {}).get('worst')})"
+                                 if (r.get(f"{a}_info") or {}).get("worst") else ""))
     rows = ["| model | " + " | ".join(attacks) + " |", "|---|" + "---|" * len(attacks)]
-    return "\n".join(rows + [f"| {n} | " + " | ".join(cell(r, a) for a in attacks) + " |" for n, r in results.items()])
+    return "\n".join(rows + [f"| {n} | " + " | ".join(cell(r, a) for a in attacks) + " |"
+                             for n, r in results.items()])

@@ -17,15 +17,16 @@ __all__ = ['greedy_generate', 'rouge_l', 'split_prompt', 'verbmem_prompt', 'gene
 @torch.no_grad()
 def greedy_generate(model, prompts:list[list[int]], # token ids of each prompt
                     eos_token_id:int, pad_token_id:int|None=None,
-                    max_new_tokens:int=64, batch_size:int=16, progress:bool|None=None) -> list[list[int]]:
+                    max_new_tokens:int=64, batch_size:int=16,
+                    progress:bool|None=None) -> list[list[int]]:
     "Greedy continuations (token ids, cut at EOS) of every prompt, batched with left padding."
     from transformers import GenerationConfig
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     pad = eos_token_id if pad_token_id is None else pad_token_id
-    cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,
-                           eos_token_id=eos_token_id, pad_token_id=pad)
+    cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                           use_cache=True, eos_token_id=eos_token_id, pad_token_id=pad)
     order = np.argsort([len(p) for p in prompts], kind="stable")
     out = [None] * len(prompts)
     starts = range(0, len(order), batch_size)
@@ -33,9 +34,11 @@ def greedy_generate(model, prompts:list[list[int]], # token ids of each prompt
         for i in _bar(starts, len(starts), "generating", progress):
             idx = order[i:i + batch_size]
             b = pad_examples([{"input_ids": prompts[j]} for j in idx], pad, side="left")
-            gen = model.generate(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device),
+            gen = model.generate(input_ids=b["input_ids"].to(device),
+                                 attention_mask=b["attention_mask"].to(device),
                                  generation_config=cfg)[:, b["input_ids"].shape[1]:].tolist()
-            for j, g in zip(idx, gen): out[j] = g[:g.index(eos_token_id)] if eos_token_id in g else g
+            for j, g in zip(idx, gen):
+                out[j] = g[:g.index(eos_token_id)] if eos_token_id in g else g
     finally:
         model.train(was_training)
     return out
@@ -56,8 +59,10 @@ def split_prompt(example:dict) -> tuple[list[int], list[int]]:
     n = sum(t == IGNORE_INDEX for t in example["labels"])
     return example["input_ids"][:n], example["input_ids"][n:]
 
-def verbmem_prompt(example:dict, prefix_tokens:int, eos_token_id:int) -> tuple[list[int], list[int]]:
-    "Question plus the first k answer tokens (k at most half the answer), and the true continuation."
+def verbmem_prompt(example:dict, prefix_tokens:int,
+                   eos_token_id:int) -> tuple[list[int], list[int]]:
+    ("Question plus the first k answer tokens (k at most half the answer), "
+     "and the true continuation.")
     p, a = split_prompt(example)
     if a and a[-1] == eos_token_id: a = a[:-1]
     k = min(prefix_tokens, len(a) // 2)
@@ -66,20 +71,24 @@ def verbmem_prompt(example:dict, prefix_tokens:int, eos_token_id:int) -> tuple[l
 # %% ../../nbs/25_evaluation.generation.ipynb #d4594f99
 def generate_set(model, tokenizer, qs:QASet, answers:bool=True, verbmem:bool=False,
                  verbmem_prefix:int=8, # answer tokens given in the verbatim-memorization prompt
-                 max_new_tokens:int|None=None, # by default the longest answer of the set plus 8 tokens
+                 max_new_tokens:int|None=None, # default: the set's longest answer plus 8 tokens
                  batch_size:int=16, progress:bool|None=None) -> dict:
-    "Greedy answers and/or verbatim continuations of a set with their ROUGE-L recall and F1, from one generation."
+    ("Greedy answers and/or verbatim continuations of a set with their ROUGE-L recall and F1, "
+     "from one generation.")
     eos = tokenizer.eos_token_id
     prompts, refs, kinds = [], [], []
     if answers:
-        prompts += [split_prompt(e)[0] for e in qs.examples]; refs += [r["answer"] for r in qs.records]
+        prompts += [split_prompt(e)[0] for e in qs.examples]
+        refs += [r["answer"] for r in qs.records]
         kinds += ["answers"] * len(qs)
     if verbmem:
         for e in qs.examples:
             p, cont = verbmem_prompt(e, verbmem_prefix, eos)
-            prompts.append(p); refs.append(tokenizer.decode(cont, skip_special_tokens=True).strip()); kinds.append("verbmem")
+            prompts.append(p); refs.append(tokenizer.decode(cont, skip_special_tokens=True).strip())
+            kinds.append("verbmem")
     longest = max(len(split_prompt(e)[1]) for e in qs.examples)
-    gen = distributed_map(lambda ps: greedy_generate(model, ps, eos, tokenizer.pad_token_id, max_new_tokens or longest + 8,
+    gen = distributed_map(lambda ps: greedy_generate(model, ps, eos, tokenizer.pad_token_id,
+                                                     max_new_tokens or longest + 8,
                                                      batch_size, progress), prompts)
     texts = [tokenizer.decode(g, skip_special_tokens=True).strip() for g in gen]
     out = {}
@@ -96,7 +105,8 @@ def generate_set(model, tokenizer, qs:QASet, answers:bool=True, verbmem:bool=Fal
                           "retain ROUGE-L": ("rouge/retain/rougeL_recall", "{:.3f}")})
 def _rouge(ctx):
     "ROUGE-L recall and F1 of greedy answers, per set"
-    return {"rouge": {n: {"rougeL_recall": float(g["answers"]["recall"].mean()), "rougeL_f1": float(g["answers"]["f1"].mean())}
+    return {"rouge": {n: {"rougeL_recall": float(g["answers"]["recall"].mean()),
+                          "rougeL_f1": float(g["answers"]["f1"].mean())}
                       for n, g in ctx.gen.items() if "answers" in g}}
 
 @register_metric("verbatim_memorization", verbmem=("forget",), requires=("forget",),

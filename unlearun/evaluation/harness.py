@@ -22,53 +22,73 @@ def _description_template(mcq:MCQSet) -> str:
     "The task's `description`: the set's one description, or MMLU's per-subject line as a template."
     if len(set(mcq.descriptions)) == 1: return mcq.descriptions[0]
     if all(d == mcq_description(r.get("subject")) for d, r in zip(mcq.descriptions, mcq.records)):
-        return "The following are multiple choice questions (with answers) about {{subject.replace('_', ' ')}}.\n\n"
-    raise ValueError(f"{mcq.name}: the questions have different descriptions; one lm-eval task has one template.")
+        return ("The following are multiple choice questions (with answers) about "
+                "{{subject.replace('_', ' ')}}.\n\n")
+    raise ValueError(f"{mcq.name}: the questions have different descriptions; "
+                     "one lm-eval task has one template.")
 
 def mcq_task_yaml(task:str, data_file:str, description:str, n_choices:int=4) -> str:
-    "An lm-eval task with WMDP's and MMLU's template over a JSON Lines file of (question, choices, answer)."
+    ("An lm-eval task with WMDP's and MMLU's template over a JSON Lines file of "
+     "(question, choices, answer).")
     letters = LETTERS[:n_choices]
-    text = "{{question.strip()}}" + "".join(f"\\n{L}. {{{{choices[{i}]}}}}" for i, L in enumerate(letters)) + "\\nAnswer:"
-    q = lambda s: json.dumps(s)                                    # a JSON string is a YAML double-quoted scalar
+    text = ("{{question.strip()}}" + "".join(f"\\n{L}. {{{{choices[{i}]}}}}"
+                                             for i, L in enumerate(letters)) + "\\nAnswer:")
+    # a JSON string is a YAML double-quoted scalar
+    q = lambda s: json.dumps(s)
     return "\n".join([f"task: {task}", "dataset_path: json", "dataset_kwargs:", "  data_files:",
-                      f"    test: {q(str(data_file))}", "test_split: test", "output_type: multiple_choice",
-                      "num_fewshot: 0", f"description: {q(description)}", f'doc_to_text: "{text}"',
-                      f"doc_to_choice: {json.dumps(list(letters))}", "doc_to_target: answer", "metric_list:",
+                      f"    test: {q(str(data_file))}", "test_split: test",
+                      "output_type: multiple_choice",
+                      "num_fewshot: 0", f"description: {q(description)}",
+                      f'doc_to_text: "{text}"',
+                      f"doc_to_choice: {json.dumps(list(letters))}", "doc_to_target: answer",
+                      "metric_list:",
                       "  - metric: acc", "    aggregation: mean", "    higher_is_better: true",
                       "metadata:", "  version: 1", ""])
 
 def write_mcq_task(mcq, # an MCQSet, or anything load_mcq reads
                    folder:str|Path, task:str|None=None) -> Path:
-    "Write `folder/<task>.jsonl` and `folder/<task>.yaml`, an lm-eval task scoring the set; returns the folder."
+    ("Write `folder/<task>.jsonl` and `folder/<task>.yaml`, an lm-eval task scoring the set; "
+     "returns the folder.")
     mcq = load_mcq(mcq)
     task = task or mcq.name
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     data = folder / f"{task}.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in mcq.records), encoding="utf-8")
-    (folder / f"{task}.yaml").write_text(mcq_task_yaml(task, str(data.resolve()), _description_template(mcq), mcq.n_choices))
+    (folder / f"{task}.yaml").write_text(mcq_task_yaml(task, str(data.resolve()),
+                                                       _description_template(mcq), mcq.n_choices))
     return folder
 
 # %% ../../nbs/28a_evaluation.harness.ipynb #8a808406
 def harness_results(res:dict) -> dict:
-    "lm-eval's output as {'results': {task: {metric: value}}, 'groups': {...}, 'samples': {task: [per document]}}."
+    ("lm-eval's output as {'results': {task: {metric: value}}, 'groups': {...}, "
+     "'samples': {task: [per document]}}.")
     clean = lambda d: {k.split(",")[0]: float(v) for k, v in d.items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool) and "_stderr" not in k}
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and "_stderr" not in k}
     samples = {}
     for task, rows in (res.get("samples") or {}).items():
         samples[task] = [{"doc_id": r["doc_id"], "target": r.get("target"), "acc": r.get("acc"),
-                          "loglik": [float(x[0]) for x in r["filtered_resps"]] if r.get("filtered_resps") and
-                          isinstance(r["filtered_resps"][0], (tuple, list)) else None} for r in rows]
-        for s in samples[task]: s["choice"] = None if s["loglik"] is None else int(np.argmax(s["loglik"]))
+                          "loglik": [float(x[0]) for x in r["filtered_resps"]]
+                                    if r.get("filtered_resps") and
+                                    isinstance(r["filtered_resps"][0], (tuple, list)) else None}
+                         for r in rows]
+        for s in samples[task]:
+            s["choice"] = None if s["loglik"] is None else int(np.argmax(s["loglik"]))
     return {"results": {t: clean(d) for t, d in res.get("results", {}).items()},
-            "groups": {t: clean(d) for t, d in (res.get("groups") or {}).items()}, "samples": samples}
+            "groups": {t: clean(d) for t, d in (res.get("groups") or {}).items()},
+            "samples": samples}
 
-def run_lm_eval(model, tokenizer, tasks:list[str], # lm-eval task (or group) names, e.g. ["wmdp_bio", "mmlu"]
-                include_path:str|Path|None=None, # a folder of local task YAMLs (e.g. from write_mcq_task)
-                include_defaults:bool=True, # also index lm-eval's built-in tasks (False: only include_path, faster)
-                batch_size:int=16, limit:int|None=None, num_fewshot:int|None=None, **simple_evaluate_args) -> dict:
-    "Evaluate lm-eval tasks on the in-memory model through `HFLM`; per-task metrics and per-document choices."
+def run_lm_eval(model, tokenizer,
+                tasks:list[str], # lm-eval task (or group) names, e.g. ["wmdp_bio", "mmlu"]
+                include_path:str|Path|None=None, # a folder of local task YAMLs (see write_mcq_task)
+                include_defaults:bool=True, # built-in tasks too (False: only include_path, faster)
+                batch_size:int=16, limit:int|None=None, num_fewshot:int|None=None,
+                **simple_evaluate_args) -> dict:
+    ("Evaluate lm-eval tasks on the in-memory model through `HFLM`; "
+     "per-task metrics and per-document choices.")
     if not lm_eval_available():
-        raise ImportError("run_lm_eval needs lm-evaluation-harness: pip install \"unlearun[lm-eval]\" (lm-eval 0.4.x).")
+        raise ImportError("run_lm_eval needs lm-evaluation-harness: "
+                          "pip install \"unlearun[lm-eval]\" (lm-eval 0.4.x).")
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
@@ -76,8 +96,10 @@ def run_lm_eval(model, tokenizer, tasks:list[str], # lm-eval task (or group) nam
     was_training, pad = model.training, tokenizer.pad_token
     try:
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
-        tm = TaskManager(include_path=None if include_path is None else str(include_path), include_defaults=include_defaults)
-        res = simple_evaluate(model=lm, tasks=tasks, task_manager=tm, num_fewshot=num_fewshot, limit=limit,
+        tm = TaskManager(include_path=None if include_path is None else str(include_path),
+                         include_defaults=include_defaults)
+        res = simple_evaluate(model=lm, tasks=tasks, task_manager=tm, num_fewshot=num_fewshot,
+                              limit=limit,
                               log_samples=True, bootstrap_iters=0, **simple_evaluate_args)
     finally:
         model.train(was_training)
@@ -88,11 +110,14 @@ def run_lm_eval(model, tokenizer, tasks:list[str], # lm-eval task (or group) nam
 # %% ../../nbs/28a_evaluation.harness.ipynb #47b4ad10
 @register_metric("lm_eval", data=("lm_eval",))
 def _lm_eval(ctx):
-    "lm-evaluation-harness tasks on the model in memory (lm_eval_args={'tasks': [...]}; the lm-eval extra)"
+    ("lm-evaluation-harness tasks on the model in memory (lm_eval_args={'tasks': [...]}; "
+     "the lm-eval extra)")
     ev = ctx.evaluator
     args = dict(getattr(ev, "lm_eval_args", None) or {})
     if not args.get("tasks"):
-        return ctx.missing("lm_eval", "needs tasks: pass lm_eval_args={'tasks': ['wmdp_bio', 'mmlu']} to evaluate")
+        return ctx.missing("lm_eval", "needs tasks: pass "
+                                      "lm_eval_args={'tasks': ['wmdp_bio', 'mmlu']} to evaluate")
     r = run_lm_eval(ev.model, ev.tokenizer, **{"batch_size": ev.batch_size, **args})
     return {"lm_eval": {**r["results"], **r["groups"]},
-            "lm_eval_info": {"samples": r["samples"], "lm_eval_version": r["lm_eval_version"], "tasks": args["tasks"]}}
+            "lm_eval_info": {"samples": r["samples"], "lm_eval_version": r["lm_eval_version"],
+                             "tasks": args["tasks"]}}

@@ -7,7 +7,8 @@ from __future__ import annotations
 import copy, math
 import numpy as np, torch
 from ..data import IGNORE_INDEX, pad_examples
-from .attacks import attack_args, attack_info, attack_items, attack_result, register_attack
+from .attacks import (attack_args, attack_info, attack_items, attack_result,
+                                         register_attack)
 from ..models import is_peft_model
 
 # %% auto #0
@@ -17,30 +18,35 @@ __all__ = ['LATENT_ARGS', 'final_norm', 'answer_hidden_states', 'lens_logits', '
 def _unwrap(model): return model.get_base_model() if is_peft_model(model) else model
 
 def final_norm(model) -> torch.nn.Module:
-    "The final normalisation layer of a causal LM (`model.norm`, `transformer.ln_f`, `decoder.final_layer_norm`, ...)."
+    ("The final normalisation layer of a causal LM (`model.norm`, `transformer.ln_f`, "
+     "`decoder.final_layer_norm`, ...).")
     base = _unwrap(model)
     inner = getattr(base, base.base_model_prefix, None)
     for obj in (inner, getattr(inner, "decoder", None)):
         for attr in ("norm", "ln_f", "final_layer_norm", "final_layernorm"):
             m = getattr(obj, attr, None) if obj is not None else None
             if isinstance(m, torch.nn.Module): return m
-    raise ValueError(f"{type(base).__name__}: no final norm found (looked for model.norm, transformer.ln_f, "
-                     "decoder.final_layer_norm); the logit lens needs one.")
+    raise ValueError(f"{type(base).__name__}: no final norm found (looked for model.norm, "
+                     "transformer.ln_f, decoder.final_layer_norm); the logit lens needs one.")
 
 @torch.no_grad()
 def answer_hidden_states(model, examples:list[dict], batch_size:int=16):
-    "Per batch: the hidden states of every layer at the positions that predict an answer token, the labels, the counts."
+    ("Per batch: the hidden states of every layer at the positions that predict an answer token, "
+     "the labels, the counts.")
     model.eval()
     device = next(model.parameters()).device
     for i in range(0, len(examples), batch_size):
         b = {k: v.to(device) for k, v in pad_examples(examples[i:i + batch_size], 0).items()}
-        hs = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_hidden_states=True).hidden_states
+        hs = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"],
+                   output_hidden_states=True).hidden_states
         labels = b["labels"][:, 1:]
         mask = labels != IGNORE_INDEX                                          # (B, T-1)
-        yield [h[:, :-1][mask] for h in hs], labels[mask], mask.sum(1).tolist()  # L+1 of (N, d); (N,)
+        # L+1 of (N, d); (N,)
+        yield [h[:, :-1][mask] for h in hs], labels[mask], mask.sum(1).tolist()
 
 def lens_logits(model, h:torch.Tensor, layer:int, n_layers:int, translator=None) -> torch.Tensor:
-    "Logits read from hidden states `h` of `layer` (1..n_layers): head(norm(h)), the last layer's h is already normed."
+    ("Logits read from hidden states `h` of `layer` (1..n_layers): head(norm(h)), the last layer's "
+     "h is already normed.")
     base = _unwrap(model)
     if layer == n_layers: return base.get_output_embeddings()(h)
     if translator is not None: h = translator(h)
@@ -49,7 +55,8 @@ def lens_logits(model, h:torch.Tensor, layer:int, n_layers:int, translator=None)
 
 # %% ../../nbs/26b_evaluation.latent.ipynb #91d1dd30
 @torch.no_grad()
-def lens_probabilities(model, examples:list[dict], batch_size:int=16, translators:dict|None=None) -> np.ndarray:
+def lens_probabilities(model, examples:list[dict], batch_size:int=16,
+                       translators:dict|None=None) -> np.ndarray:
     "(n_examples, L) answer probability exp(mean token log-prob) read by the lens at layers 1..L."
     was = model.training
     rows = []
@@ -57,7 +64,8 @@ def lens_probabilities(model, examples:list[dict], batch_size:int=16, translator
         for hs, y, counts in answer_hidden_states(model, examples, batch_size):
             L, per_layer = len(hs) - 1, []
             for i in range(1, L + 1):
-                lp = torch.log_softmax(lens_logits(model, hs[i], i, L, (translators or {}).get(i)).float(), -1)
+                lp = torch.log_softmax(lens_logits(model, hs[i], i, L,
+                                                   (translators or {}).get(i)).float(), -1)
                 tok = lp.gather(-1, y[:, None])[:, 0]                         # (N,)
                 per_layer.append([t.mean().exp().item() for t in tok.split(counts)])
             rows += list(zip(*per_layer))
@@ -65,13 +73,16 @@ def lens_probabilities(model, examples:list[dict], batch_size:int=16, translator
     return np.array(rows)
 
 # %% ../../nbs/26b_evaluation.latent.ipynb #39bddb99
-def train_translators(model, examples:list[dict], layers:list[int], steps:int=50, learning_rate:float=1e-3,
-                      batch_tokens:int=256, batch_size:int=16, seed:int=0) -> dict:
-    "Per layer, an affine map (identity at start) trained to predict the answers of `examples` through the frozen head."
+def train_translators(model, examples:list[dict], layers:list[int], steps:int=50,
+                      learning_rate:float=1e-3, batch_tokens:int=256, batch_size:int=16,
+                      seed:int=0) -> dict:
+    ("Per layer, an affine map (identity at start) trained to predict the answers of `examples` "
+     "through the frozen head.")
     chunks = list(answer_hidden_states(model, examples, batch_size))
     y = torch.cat([c[1] for c in chunks])
     base = _unwrap(model)
-    norm = copy.deepcopy(final_norm(base)).requires_grad_(False)             # frozen copies: the model is untouched
+    # frozen copies: the model is untouched
+    norm = copy.deepcopy(final_norm(base)).requires_grad_(False)
     w = base.get_output_embeddings().weight.detach()
     b = getattr(base.get_output_embeddings(), "bias", None)
     gen, out = torch.Generator().manual_seed(seed), {}
@@ -82,7 +93,8 @@ def train_translators(model, examples:list[dict], layers:list[int], steps:int=50
         opt = torch.optim.Adam(tr.parameters(), lr=learning_rate)
         for _ in range(steps):
             j = torch.randint(len(y), (min(batch_tokens, len(y)),), generator=gen).to(h.device)
-            logits = torch.nn.functional.linear(norm(tr(h[j]).to(w.dtype)), w, None if b is None else b.detach())
+            logits = torch.nn.functional.linear(norm(tr(h[j]).to(w.dtype)), w,
+                                                None if b is None else b.detach())
             loss = torch.nn.functional.cross_entropy(logits.float(), y[j])
             opt.zero_grad(); loss.backward(); opt.step()
         out[i] = tr.eval().requires_grad_(False)
@@ -103,9 +115,11 @@ def _prob_fallback(items):
         return {"lens": v, "probe": v}
     return fb
 
-@register_attack("latent", requires=("forget",), columns={"latent recovered": ("latent/recovered", "{:.2f}")})
+@register_attack("latent", requires=("forget",),
+                 columns={"latent recovered": ("latent/recovered", "{:.2f}")})
 def _latent(ctx):
-    "forget answer probability at the best layer of the logit lens (optionally a tuned linear probe); recovered fraction"
+    ("forget answer probability at the best layer of the logit lens (optionally a tuned linear "
+     "probe); recovered fraction")
     ev = ctx.evaluator
     a = attack_args(ev, "latent", LATENT_ARGS)
     qs = ev.sets["forget"]
@@ -114,13 +128,16 @@ def _latent(ctx):
     p = lens_probabilities(ev.model, ex, ev.batch_size).mean(0)                # (L,) layers 1..L
     attacked, extra = {"lens": float(p.max())}, {"best_layer": int(p.argmax()) + 1}
     if a["probe"]:
-        if "retain" not in ev.sets: raise ValueError("latent: probe=True trains the probe on retain data: pass retain=...")
+        if "retain" not in ev.sets:
+            raise ValueError("latent: probe=True trains the probe on retain data: pass retain=...")
         layers = _probe_layers(len(p), a["probe_layers"])
-        tr = train_translators(ev.model, ev.sets["retain"].examples, layers, a["probe_steps"], a["probe_lr"], seed=a["seed"])
+        tr = train_translators(ev.model, ev.sets["retain"].examples, layers, a["probe_steps"],
+                               a["probe_lr"], seed=a["seed"])
         pp = lens_probabilities(ev.model, ex, ev.batch_size, tr).mean(0)
         attacked["probe"] = float(max(pp[i - 1] for i in layers + [len(p)]))
     settings = {k: a[k] for k in ("seed", "probe", "probe_layers", "probe_steps", "probe_lr")}
-    info = {**attack_info(qs, items, "forget answer probability (per-token geometric mean) read at the best layer",
+    info = {**attack_info(qs, items, "forget answer probability (per-token geometric mean) read at "
+                                     "the best layer",
                           **settings), "per_layer": p.tolist()}
     r = attack_result(ctx, "latent", float(p[-1]), attacked, info, _prob_fallback(items), **extra)
     orig = r["latent"]["original"].get("lens")

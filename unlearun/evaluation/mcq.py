@@ -14,7 +14,8 @@ __all__ = ['lm_eval_max_length', 'choice_requests', 'choice_loglikelihoods', 'mc
 
 # %% ../../nbs/28_evaluation.mcq.ipynb #e008075b
 def lm_eval_max_length(model, tokenizer=None, default:int=2048) -> int:
-    "The context length lm-eval's HFLM gives `model`: from its config, else the tokenizer, else 2048."
+    ("The context length lm-eval's HFLM gives `model`: from its config, else the tokenizer, "
+     "else 2048.")
     cfg = getattr(model, "config", None)
     cfg = getattr(cfg, "text_config", None) or cfg
     for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
@@ -22,16 +23,20 @@ def lm_eval_max_length(model, tokenizer=None, default:int=2048) -> int:
     m = getattr(tokenizer, "model_max_length", None)
     return int(m) if m is not None and m < 1e29 else default
 
-def choice_requests(tokenizer, context:str, continuations:list[str], max_length:int=2048) -> list[tuple[list[int], list[int]]]:
-    "(model input ids, continuation ids) for each continuation of `context`, as lm-eval builds them."
+def choice_requests(tokenizer, context:str, continuations:list[str],
+                    max_length:int=2048) -> list[tuple[list[int], list[int]]]:
+    ("(model input ids, continuation ids) for each continuation of `context`, "
+     "as lm-eval builds them.")
     if not context: raise ValueError("choice_requests: the context is empty.")
-    n = len(context) - len(context.rstrip())                    # trailing spaces move into the continuation
+    n = len(context) - len(context.rstrip())  # trailing spaces move into the continuation
     if n: context, continuations = context[:-n], [context[-n:] + c for c in continuations]
     ctx = tokenizer.encode(context)
     out = []
     for c in continuations:
         cont = tokenizer.encode(context + c)[len(ctx):]
-        if not cont: raise ValueError(f"choice_requests: the continuation {c!r} adds no token to the context.")
+        if not cont:
+            raise ValueError(f"choice_requests: the continuation {c!r} adds no token "
+                             "to the context.")
         out.append(((ctx + cont)[-(max_length + 1):][:-1], cont))
     return out
 
@@ -41,20 +46,23 @@ def _needed(reqs, where) -> dict:
     need = {}
     for r in reqs:
         for inp, cont in r:
-            need.setdefault(where[tuple(inp)], set()).update((len(inp) - len(cont) + j, t) for j, t in enumerate(cont))
+            need.setdefault(where[tuple(inp)], set()).update((len(inp) - len(cont) + j, t)
+                                                             for j, t in enumerate(cont))
     return need
 
 @torch.no_grad()
 def choice_loglikelihoods(model, tokenizer, contexts:list[str],
-                          continuations:list[str]=tuple(f" {L}" for L in "ABCD"), # the same for every context
-                          batch_size:int=16, max_length:int|None=None, progress:bool|None=None) -> np.ndarray:
-    "Summed log-probs (N, C) of each continuation after each context, lm-eval's way (one forward per distinct input)."
+                          continuations:list[str]=tuple(f" {L}" for L in "ABCD"), # same for all
+                          batch_size:int=16, max_length:int|None=None,
+                          progress:bool|None=None) -> np.ndarray:
+    ("Summed log-probs (N, C) of each continuation after each context, lm-eval's way "
+     "(one forward per distinct input).")
     max_length = max_length or lm_eval_max_length(model, tokenizer)
     reqs = [choice_requests(tokenizer, c, list(continuations), max_length) for c in contexts]
-    inputs = list(dict.fromkeys(tuple(inp) for r in reqs for inp, _ in r))          # distinct model inputs
+    inputs = list(dict.fromkeys(tuple(inp) for r in reqs for inp, _ in r))  # distinct model inputs
     where = {inp: i for i, inp in enumerate(inputs)}
     need, vals = _needed(reqs, where), {}
-    order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))               # longest first, as lm-eval
+    order = sorted(range(len(inputs)), key=lambda i: -len(inputs[i]))  # longest first, as lm-eval
     was_training, device = model.training, next(model.parameters()).device
     model.eval()
     try:
@@ -62,11 +70,13 @@ def choice_loglikelihoods(model, tokenizer, contexts:list[str],
         for b in _bar(starts, len(starts), "multiple choice", progress):
             idx = order[b:b + batch_size]
             T = len(inputs[idx[0]])
-            ids = torch.tensor([list(inputs[i]) + [0] * (T - len(inputs[i])) for i in idx], device=device)
-            logits = model(ids).logits                                                  # (B, T, V), right padding
+            ids = torch.tensor([list(inputs[i]) + [0] * (T - len(inputs[i])) for i in idx],
+                               device=device)
+            logits = model(ids).logits  # (B, T, V), right padding
             for k, i in enumerate(idx):
                 pos = sorted({p for p, _ in need[i]})
-                lp = torch.log_softmax(logits[k, pos], dim=-1)        # (P, V): row-wise, as over the whole batch
+                # (P, V): row-wise, as over the whole batch
+                lp = torch.log_softmax(logits[k, pos], dim=-1)
                 for p, t in need[i]: vals[i, p, t] = float(lp[pos.index(p), t])
     finally:
         model.train(was_training)
@@ -80,26 +90,35 @@ def choice_loglikelihoods(model, tokenizer, contexts:list[str],
 # %% ../../nbs/28_evaluation.mcq.ipynb #fcd2bae3
 def mcq_scores(model, tokenizer, mcq:MCQSet, batch_size:int=16, max_length:int|None=None,
                progress:bool|None=None) -> dict:
-    "Per question of `mcq`: the choices' log-likelihoods, the predicted index (first on a tie), whether it is right."
-    lls = choice_loglikelihoods(model, tokenizer, mcq.contexts, [f" {LETTERS[i]}" for i in range(mcq.n_choices)],
+    ("Per question of `mcq`: the choices' log-likelihoods, the predicted index (first on a tie), "
+     "whether it is right.")
+    lls = choice_loglikelihoods(model, tokenizer, mcq.contexts,
+                                [f" {LETTERS[i]}" for i in range(mcq.n_choices)],
                                 batch_size, max_length, progress)
-    pred = lls.argmax(1)                                             # np.argmax: the first maximum, as lm-eval
+    pred = lls.argmax(1)  # np.argmax: the first maximum, as lm-eval
     return dict(loglik=lls, pred=pred, correct=pred == mcq.answers)
 
-def mcq_accuracy(model, tokenizer, mcq:MCQSet, batch_size:int=16, max_length:int|None=None) -> float:
+def mcq_accuracy(model, tokenizer, mcq:MCQSet, batch_size:int=16,
+                 max_length:int|None=None) -> float:
     "lm-eval's zero-shot `acc` of `model` on a multiple-choice set."
     return float(mcq_scores(model, tokenizer, mcq, batch_size, max_length)["correct"].mean())
 
 @register_metric("mcq_accuracy", data=("mcq",))
 def _mcq_accuracy(ctx):
-    "zero-shot multiple-choice accuracy per set, lm-evaluation-harness's prompt and scoring (WMDP, MMLU: chance 0.25)"
+    ("zero-shot multiple-choice accuracy per set, lm-evaluation-harness's prompt and scoring "
+     "(WMDP, MMLU: chance 0.25)")
     ev = ctx.evaluator
     sets = getattr(ev, "mcq", None) or {}
-    if not sets: return ctx.missing("mcq_accuracy", "needs multiple-choice sets: load mcq_data={'wmdp_bio': ..., 'mmlu': ...}")
+    if not sets:
+        return ctx.missing("mcq_accuracy", "needs multiple-choice sets: "
+                           "load mcq_data={'wmdp_bio': ..., 'mmlu': ...}")
     acc, per = {}, {}
     for n, m in sets.items():
         r = mcq_scores(ev.model, ev.tokenizer, m, ev.batch_size, progress=ev.progress)
         acc[n] = float(r["correct"].mean())
-        per[n] = {"n": len(m), "chance": 1 / m.n_choices, "pred": r["pred"].tolist(), "loglik": r["loglik"].tolist()}
-    return {"mcq_accuracy": acc, "mcq_accuracy_info": {"prompt": "lm-eval zero-shot (description, lettered choices, "
-                                                       "'Answer:'; log-likelihood of ' A', ' B', ...)", "sets": per}}
+        per[n] = {"n": len(m), "chance": 1 / m.n_choices, "pred": r["pred"].tolist(),
+                  "loglik": r["loglik"].tolist()}
+    return {"mcq_accuracy": acc,
+            "mcq_accuracy_info": {"prompt": "lm-eval zero-shot (description, lettered choices, "
+                                            "'Answer:'; log-likelihood of ' A', ' B', ...)",
+                                  "sets": per}}

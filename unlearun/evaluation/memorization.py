@@ -17,17 +17,20 @@ def exact_memorization(hit:np.ndarray) -> float:
     return float(hit.mean()) if hit.size else float("nan")
 
 def extraction_strength(hit:np.ndarray) -> float:
-    "`1 - k/|a|` with `k` the smallest prefix length after which every teacher-forced argmax is right (0..|a|)."
+    ("`1 - k/|a|` with `k` the smallest prefix length after which every teacher-forced argmax "
+     "is right (0..|a|).")
     hit = np.asarray(hit, dtype=bool)
     if not hit.size: return float("nan")
     wrong = np.flatnonzero(~hit)
-    k = 0 if wrong.size == 0 else wrong[-1] + 1                  # the answer is reproduced from position k on
+    # the answer is reproduced from position k on
+    k = 0 if wrong.size == 0 else wrong[-1] + 1
     return 1 - k / hit.size
 
 # %% ../../nbs/22_evaluation.memorization.ipynb #d678d1bb
 @register_metric("exact_memorization", teacher_forced=("*",))
 def _exact_memorization(ctx):
-    "share of answer tokens whose teacher-forced argmax is the label, per set (Tirumala et al. 2022)"
+    ("share of answer tokens whose teacher-forced argmax is the label, per set "
+     "(Tirumala et al. 2022)")
     return {"exact_memorization": {n: float(np.nanmean(t["em"])) for n, t in ctx.tf.items()}}
 
 @register_metric("extraction_strength", teacher_forced=("*",))

@@ -52,22 +52,28 @@ def _attack_scores(d:dict) -> dict:
 def _mia(ctx):
     "membership-inference AUROC, forget vs holdout: LOSS, zlib, Min-K%, Min-K%++ (0.5 = no signal)"
     if "holdout" not in ctx.tf:
-        r = ctx.missing("mia", "needs holdout data: load holdout_data= (the same kind of data as forget, never trained on)")
+        r = ctx.missing("mia", "needs holdout data: load holdout_data= (the same kind of data as "
+                               "forget, never trained on)")
         return {**r, "mia": {a: math.nan for a in MIA_ATTACKS}}
     f, h = _attack_scores(ctx.tf["forget"]), _attack_scores(ctx.tf["holdout"])
     return {"mia": {a: mia_auroc(f[a], h[a]) for a in MIA_ATTACKS},
-            "mia_info": {"reference": "holdout", "labels": "forget = 1 (member), holdout = 0; higher score = more member-like",
-                         "k": ctx.evaluator.k, "n_forget": len(ctx.tf["forget"]["nll"]), "n_holdout": len(ctx.tf["holdout"]["nll"])}}
+            "mia_info": {"reference": "holdout", "labels": "forget = 1 (member), holdout = 0; "
+                                                           "higher score = more member-like",
+                         "k": ctx.evaluator.k, "n_forget": len(ctx.tf["forget"]["nll"]),
+                         "n_holdout": len(ctx.tf["holdout"]["nll"])}}
 
-@register_metric("privleak", teacher_forced=("forget", "holdout"), requires=("forget",), reference=True,
-                 columns={"privleak %": ("privleak", "{:.1f}")})
+@register_metric("privleak", teacher_forced=("forget", "holdout"), requires=("forget",),
+                 reference=True, columns={"privleak %": ("privleak", "{:.1f}")})
 def _privleak(ctx):
-    "MUSE's PrivLeak: Min-K% AUC gap to the retain model, in percent (about -100 = remembers, 0 = retain model)"
+    ("MUSE's PrivLeak: Min-K% AUC gap to the retain model, in percent (about -100 = remembers, 0 = "
+     "retain model)")
     if "holdout" not in ctx.tf or ctx.ref is None or ctx.ref.get("mia_min_k_auc") is None:
-        return ctx.missing("privleak", "needs holdout data (holdout_data=) and a retain model (retain_model=) scored on "
-                           "the same forget and holdout sets")
-    au, ar = mia_auroc(ctx.tf["forget"]["min_k"], ctx.tf["holdout"]["min_k"]), ctx.ref["mia_min_k_auc"]
+        return ctx.missing("privleak", "needs holdout data (holdout_data=) and a retain model "
+                                       "(retain_model=) scored on the same forget and holdout sets")
+    au, ar = (mia_auroc(ctx.tf["forget"]["min_k"], ctx.tf["holdout"]["min_k"]),
+              ctx.ref["mia_min_k_auc"])
     return {"privleak": privleak(au, ar),
-            "privleak_info": {"attack": "min_k", "convention": "MUSE: AUC = 1 - AUROC(forget positive)",
-                              "auroc_unlearned": au, "auroc_retain_model": ar, "auc_muse_unlearned": 1 - au,
-                              "auc_muse_retain_model": 1 - ar}}
+            "privleak_info": {"attack": "min_k",
+                              "convention": "MUSE: AUC = 1 - AUROC(forget positive)",
+                              "auroc_unlearned": au, "auroc_retain_model": ar,
+                              "auc_muse_unlearned": 1 - au, "auc_muse_retain_model": 1 - ar}}

@@ -19,13 +19,15 @@ __all__ = ['AUC_RETRAIN', 'STOP', 'MuseSets', 'muse_rouge_l', 'verbmem_scores', 
            'text_logps', 'privleak_auc', 'muse_privleak']
 
 # %% ../../nbs/27_evaluation.muse.ipynb #f33cf8af
-AUC_RETRAIN = {"news": 0.4772, "books": 0.5393}   # muse_bench constants.py: forget_holdout_Min-40% of the retrained models
+# muse_bench constants.py: forget_holdout_Min-40% of the retrained models
+AUC_RETRAIN = {"news": 0.4772, "books": 0.5393}
 
 def _texts(v, what:str) -> list[str]:
     if v is None: return None
     out = [r["text"] if isinstance(r, dict) else r for r in v]
     for i, t in enumerate(out):
-        if not isinstance(t, str) or not t.strip(): raise ValueError(f"MuseSets.{what}[{i}] must be a non-empty text.")
+        if not isinstance(t, str) or not t.strip():
+            raise ValueError(f"{what}[{i}] must be a non-empty text (or a {{'text': ...}} record).")
     return out
 
 def _pairs(v, what:str, keys:tuple) -> list[dict]:
@@ -33,7 +35,8 @@ def _pairs(v, what:str, keys:tuple) -> list[dict]:
     for i, r in enumerate(v):
         for k in keys:
             if not isinstance(r, dict) or not isinstance(r.get(k), str):
-                raise ValueError(f"MuseSets.{what}[{i}] needs a string field '{k}' (fields {keys}).")
+                raise ValueError(f"MuseSets.{what}[{i}] needs a string field '{k}' "
+                                 f"(fields {keys}).")
     return [{k: r[k] for k in keys} for r in v]
 
 @dataclass
@@ -46,8 +49,8 @@ class MuseSets:
     knowmem_retain_icl: list|None = None    # knowmem/retain_qa_icl
     privleak_forget: list|None = None       # privleak/forget: texts (or {"text"} records)
     privleak_holdout: list|None = None      # privleak/holdout
-    corpus: str|None = None                 # "news" or "books": MUSE's retrained-model AUC for PrivLeak
-    auc_retrain: float|None = None          # or the AUC of your own retain model (see `privleak_auc`)
+    corpus: str|None = None                 # "news" or "books": MUSE's retrained-model PrivLeak AUC
+    auc_retrain: float|None = None          # or your own retain model's AUC (see `privleak_auc`)
     verbmem_max_new_tokens: int = 128
     knowmem_max_new_tokens: int = 32
     k: float = 0.4                          # Min-K% fraction
@@ -56,10 +59,11 @@ class MuseSets:
         self.verbmem = _pairs(self.verbmem, "verbmem", ("prompt", "gt"))
         for n in ("knowmem_forget", "knowmem_forget_icl", "knowmem_retain", "knowmem_retain_icl"):
             setattr(self, n, _pairs(getattr(self, n), n, ("question", "answer")))
-        self.privleak_forget = _texts(self.privleak_forget, "privleak_forget")
-        self.privleak_holdout = _texts(self.privleak_holdout, "privleak_holdout")
+        self.privleak_forget = _texts(self.privleak_forget, "MuseSets.privleak_forget")
+        self.privleak_holdout = _texts(self.privleak_holdout, "MuseSets.privleak_holdout")
         if self.corpus is not None and self.corpus not in AUC_RETRAIN:
-            raise ValueError(f"corpus must be one of {list(AUC_RETRAIN)} (MUSE's), got {self.corpus!r}; "
+            raise ValueError(f"corpus must be one of {list(AUC_RETRAIN)} (MUSE's), "
+                             f"got {self.corpus!r}; "
                              "for another corpus give auc_retrain= instead.")
 
     @property
@@ -78,13 +82,17 @@ def _decode(tokenizer, ids) -> str:
     return tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True)
 
 def _generate(model, tokenizer, prompts:list[str], max_new_tokens:int, batch_size:int) -> list[str]:
-    "Greedy continuations of text prompts tokenised with the special tokens, decoded as MUSE decodes them."
+    ("Greedy continuations of text prompts tokenised with the special tokens, decoded as MUSE "
+     "decodes them.")
     ids = [tokenizer(p)["input_ids"] for p in prompts]
-    return [_decode(tokenizer, g) for g in greedy_generate(model, ids, tokenizer.eos_token_id, tokenizer.pad_token_id,
-                                                           max_new_tokens, batch_size)]
+    return [_decode(tokenizer, g) for g in greedy_generate(model, ids, tokenizer.eos_token_id,
+                                                           tokenizer.pad_token_id, max_new_tokens,
+                                                           batch_size)]
 
-def verbmem_scores(model, tokenizer, records:list[dict], max_new_tokens:int=128, batch_size:int=16) -> dict:
-    "MUSE's VerbMem per item: ROUGE-L F1 of the continuation of `prompt` against the first tokens of `gt`."
+def verbmem_scores(model, tokenizer, records:list[dict], max_new_tokens:int=128,
+                   batch_size:int=16) -> dict:
+    ("MUSE's VerbMem per item: ROUGE-L F1 of the continuation of `prompt` against the first tokens "
+     "of `gt`.")
     gts = [_decode(tokenizer, tokenizer(r["gt"])["input_ids"][:max_new_tokens]) for r in records]
     outs = _generate(model, tokenizer, [r["prompt"] for r in records], max_new_tokens, batch_size)
     f1, recall = muse_rouge_l(outs, gts)
@@ -94,35 +102,46 @@ STOP = ("\n\n", "\nQuestion", "Question:")
 
 def knowmem_prompt(question:str, icl:list[dict]) -> str:
     "MUSE's few-shot prompt: every in-context pair, then the question and 'Answer: '."
-    return "".join(f"Question: {r['question']}\nAnswer: {r['answer']}\n\n" for r in icl) + f"Question: {question}\nAnswer: "
+    return ("".join(f"Question: {r['question']}\nAnswer: {r['answer']}\n\n" for r in icl)
+            + f"Question: {question}\nAnswer: ")
 
 def cut_answer(text:str, stop=STOP) -> str:
-    "The answer before the first of each stop string, in turn (MUSE's `get_prefix_before_words_occur`)."
+    ("The answer before the first of each stop string, in turn (MUSE's "
+     "`get_prefix_before_words_occur`).")
     for w in stop: text = text.split(w)[0]
     return text
 
-def knowmem_scores(model, tokenizer, records:list[dict], icl:list[dict], max_new_tokens:int=32, batch_size:int=16) -> dict:
+def knowmem_scores(model, tokenizer, records:list[dict], icl:list[dict], max_new_tokens:int=32,
+                   batch_size:int=16) -> dict:
     "MUSE's KnowMem per item: ROUGE-L F1 of the few-shot greedy answer."
-    outs = [cut_answer(o) for o in _generate(model, tokenizer, [knowmem_prompt(r["question"], icl) for r in records],
+    outs = [cut_answer(o) for o in _generate(model, tokenizer,
+                                             [knowmem_prompt(r["question"], icl) for r in records],
                                              max_new_tokens, batch_size)]
     f1, recall = muse_rouge_l(outs, [r["answer"] for r in records])
     return dict(f1=f1, recall=recall, outputs=outs)
 
 # %% ../../nbs/27_evaluation.muse.ipynb #9fffa73a
-def text_logps(model, tokenizer, texts:list[str], batch_size:int=16, max_length:int|None=None) -> list[np.ndarray]:
-    "Log-prob of every token after the first of each text (special tokens as the tokenizer adds them), MUSE's way."
+def text_logps(model, tokenizer, texts:list[str], batch_size:int=16,
+               max_length:int|None=None) -> list[np.ndarray]:
+    ("Log-prob of every token after the first of each text (special tokens as the tokenizer adds "
+     "them), MUSE's way.")
     max_length = max_length or lm_eval_max_length(model, tokenizer)
     ex = []
     for t in texts:
         ids = tokenizer(t)["input_ids"][:max_length]
-        ex.append(dict(input_ids=ids, labels=ids))        # the first token is never predicted: the BOS, if any
+        # the first token is never predicted: the BOS, if any
+        ex.append(dict(input_ids=ids, labels=ids))
     return [s["logp"] for s in score_examples(model, ex, batch_size)]
 
-def privleak_auc(model, tokenizer, forget_texts:list[str], holdout_texts:list[str], k:float=0.4,
-                 batch_size:int=16) -> float:
-    "MUSE's AUC of Min-K% (forget = 0, holdout = 1): about 0 when the forget texts are remembered, 0.5 when not."
-    score = lambda texts: [min_k_score(lp, k) for lp in text_logps(model, tokenizer, texts, batch_size)]
-    return muse_auc(score(forget_texts), score(holdout_texts))
+def privleak_auc(model, tokenizer,
+                 forget_texts:list, # texts, or {"text": ...} records as on the hub
+                 holdout_texts:list, k:float=0.4, batch_size:int=16) -> float:
+    ("MUSE's AUC of Min-K% (forget = 0, holdout = 1): about 0 when the forget texts are "
+     "remembered, 0.5 when not.")
+    score = lambda texts: [min_k_score(lp, k)
+                           for lp in text_logps(model, tokenizer, texts, batch_size)]
+    return muse_auc(score(_texts(forget_texts, "forget_texts")),
+                    score(_texts(holdout_texts, "holdout_texts")))
 
 def muse_privleak(auc:float, auc_retrain:float) -> float:
     "PrivLeak in percent: `(AUC - AUC_retrain) / AUC_retrain * 100`."
@@ -138,52 +157,69 @@ def _memo(ctx, key:str, fn):
 def _sets(ctx, name:str, need:str):
     ms = getattr(ctx.evaluator, "muse", None)
     if ms is None or getattr(ms, need) is None:
-        return None, ctx.missing(name, f"needs MUSE's {need} split: pass muse_data=MuseSets({need}=...) "
+        return None, ctx.missing(name, f"needs MUSE's {need} split: "
+                                      f"pass muse_data=MuseSets({need}=...) "
                                       "(e.g. unlearun.benchmarks.load_muse)")
     return ms, None
 
 @register_metric("verbmem", data=("muse",))
 def _verbmem(ctx):
-    "MUSE's VerbMem: ROUGE-L F1 of continuations of forget-text prompts (lower = less verbatim memory)"
+    ("MUSE's VerbMem: ROUGE-L F1 of continuations of forget-text prompts (lower = less verbatim "
+     "memory)")
     ms, miss = _sets(ctx, "verbmem", "verbmem")
     if miss: return miss
     ev = ctx.evaluator
-    r = _memo(ctx, "verbmem", lambda: verbmem_scores(ev.model, ev.tokenizer, ms.verbmem, ms.verbmem_max_new_tokens, ev.batch_size))
-    return {"verbmem": {"forget": float(r["f1"].mean())}, "verbmem_info": {"n": len(r["f1"]), "rouge": "L F1, no stemming"}}
+    r = _memo(ctx, "verbmem", lambda: verbmem_scores(ev.model, ev.tokenizer, ms.verbmem,
+                                                     ms.verbmem_max_new_tokens, ev.batch_size))
+    return {"verbmem": {"forget": float(r["f1"].mean())},
+            "verbmem_info": {"n": len(r["f1"]), "rouge": "L F1, no stemming"}}
 
 # %% ../../nbs/27_evaluation.muse.ipynb #3f782413
 @register_metric("knowmem", data=("muse",))
 def _knowmem(ctx):
-    "MUSE's KnowMem: few-shot ROUGE-L F1 on forget questions (lower) and retain questions (utility, higher)"
+    ("MUSE's KnowMem: few-shot ROUGE-L F1 on forget questions (lower) and retain questions "
+     "(utility, higher)")
     ev, out = ctx.evaluator, {}
-    if getattr(ev, "muse", None) is None or (ev.muse.knowmem_forget is None and ev.muse.knowmem_retain is None):
-        return ctx.missing("knowmem", "needs MUSE's knowmem splits: pass muse_data=MuseSets(knowmem_forget=..., "
-                                      "knowmem_retain=..., and their _icl examples) (e.g. unlearun.benchmarks.load_muse)")
+    if getattr(ev, "muse", None) is None or (ev.muse.knowmem_forget is None
+                                             and ev.muse.knowmem_retain is None):
+        return ctx.missing("knowmem", "needs MUSE's knowmem splits: "
+                                      "pass muse_data=MuseSets(knowmem_forget=..., "
+                                      "knowmem_retain=..., and their _icl examples) "
+                                      "(e.g. unlearun.benchmarks.load_muse)")
     for role in ("forget", "retain"):
         qa, icl = getattr(ev.muse, f"knowmem_{role}"), getattr(ev.muse, f"knowmem_{role}_icl") or []
         if qa is None: out[role] = math.nan; continue
         r = _memo(ctx, f"knowmem_{role}", lambda: knowmem_scores(ev.model, ev.tokenizer, qa, icl,
-                                                                 ev.muse.knowmem_max_new_tokens, ev.batch_size))
+                                                                 ev.muse.knowmem_max_new_tokens,
+                                                                 ev.batch_size))
         out[role] = float(r["f1"].mean())
-    return {"knowmem": out, "knowmem_info": {"rouge": "L F1, no stemming", "max_new_tokens": ev.muse.knowmem_max_new_tokens}}
+    return {"knowmem": out, "knowmem_info": {"rouge": "L F1, no stemming",
+                                             "max_new_tokens": ev.muse.knowmem_max_new_tokens}}
 
-@register_metric("muse_privleak", data=("muse",), columns={"privleak % (MUSE)": ("muse_privleak", "{:.1f}")})
+@register_metric("muse_privleak", data=("muse",),
+                 columns={"privleak % (MUSE)": ("muse_privleak", "{:.1f}")})
 def _muse_privleak(ctx):
-    "MUSE's PrivLeak on its privleak texts: Min-40% AUC gap to the retrained model, percent (0 = like retrained)"
+    ("MUSE's PrivLeak on its privleak texts: Min-40% AUC gap to the retrained model, percent "
+     "(0 = like retrained)")
     ms, miss = _sets(ctx, "muse_privleak", "privleak_forget")
     if miss: return miss
     if ms.privleak_holdout is None or ms.reference_auc is None:
-        return ctx.missing("muse_privleak", "needs privleak_holdout texts and a reference: MuseSets(corpus='news' or "
-                           "'books', or auc_retrain=privleak_auc(retain_model, ...))")
+        return ctx.missing("muse_privleak", "needs privleak_holdout texts and a reference: "
+                           "MuseSets(corpus='news' or 'books', "
+                           "or auc_retrain=privleak_auc(retain_model, ...))")
     ev = ctx.evaluator
-    auc = _memo(ctx, "privleak", lambda: privleak_auc(ev.model, ev.tokenizer, ms.privleak_forget, ms.privleak_holdout, ms.k, ev.batch_size))
+    auc = _memo(ctx, "privleak", lambda: privleak_auc(ev.model, ev.tokenizer, ms.privleak_forget,
+                                                      ms.privleak_holdout, ms.k, ev.batch_size))
     return {"muse_privleak": muse_privleak(auc, ms.reference_auc),
             "muse_privleak_info": {"auc": auc, "auc_retrain": ms.reference_auc, "k": ms.k,
-                                   "reference": "auc_retrain" if ms.auc_retrain is not None else f"MUSE {ms.corpus}"}}
+                                   "reference": "auc_retrain" if ms.auc_retrain is not None
+                                                else f"MUSE {ms.corpus}"}}
 
 # %% ../../nbs/27_evaluation.muse.ipynb #06f22aff
-@register_metric("muse", data=("muse",), columns={"VerbMem": ("muse/verbmem_f", "{:.1f}"), "KnowMem f": ("muse/knowmem_f", "{:.1f}"),
-                                  "KnowMem r": ("muse/knowmem_r", "{:.1f}"), "PrivLeak": ("muse/privleak", "{:.1f}")})
+@register_metric("muse", data=("muse",), columns={"VerbMem": ("muse/verbmem_f", "{:.1f}"),
+                                                  "KnowMem f": ("muse/knowmem_f", "{:.1f}"),
+                                                  "KnowMem r": ("muse/knowmem_r", "{:.1f}"),
+                                                  "PrivLeak": ("muse/privleak", "{:.1f}")})
 def _muse(ctx):
     "MUSE's table row (x100): VerbMem and KnowMem on forget, PrivLeak, KnowMem on retain (utility)"
     v, k, p = _verbmem(ctx), _knowmem(ctx), _muse_privleak(ctx)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import copy, importlib.util
 import numpy as np, torch
 from ..data import QASet
-from .attacks import (attack_args, attack_info, attack_items, attack_result, max_new_tokens_for,
-                                         plain_answers, recall_fallback, register_attack)
+from .attacks import (attack_args, attack_info, attack_items, attack_result,
+                                         max_new_tokens_for, plain_answers, recall_fallback,
+                                         register_attack)
 from .generation import generate_set
 from .scoring import score_set
 
@@ -17,21 +18,25 @@ __all__ = ['QUANTIZATION_ARGS', 'rtn_quantize', 'quantizable_layers', 'bnb_quant
            'quantization_attack']
 
 # %% ../../nbs/25b_evaluation.quantization.ipynb #c0b895e6
-def rtn_quantize(w:torch.Tensor, # weights; groups run along the last dimension (a linear layer's inputs)
+def rtn_quantize(w:torch.Tensor, # weights; groups run along the last dim (a linear layer's inputs)
                  bits:int, group_size:int=64) -> torch.Tensor:
-    "Symmetric absmax round-to-nearest quantization in groups of `group_size`, returned dequantized (same shape, dtype)."
+    ("Symmetric absmax round-to-nearest quantization in groups of `group_size`, returned "
+     "dequantized (same shape, dtype).")
     if bits < 2: raise ValueError(f"bits must be at least 2, got {bits}.")
     qmax, n = 2 ** (bits - 1) - 1, w.shape[-1]
     x = w.detach().float().reshape(-1, n)
-    pad = (-n) % group_size                                               # the last group padded with zeros
-    g = torch.nn.functional.pad(x, (0, pad)).reshape(x.shape[0], -1, group_size)   # (rows, groups, group_size)
+    # the last group padded with zeros
+    pad = (-n) % group_size
+    # (rows, groups, group_size)
+    g = torch.nn.functional.pad(x, (0, pad)).reshape(x.shape[0], -1, group_size)
     scale = g.abs().amax(-1, keepdim=True).clamp(min=torch.finfo(torch.float32).tiny) / qmax
     q = torch.round(g / scale).clamp(-qmax, qmax)                         # integers in [-Q, Q]
     return (q * scale).reshape(x.shape[0], -1)[:, :n].reshape(w.shape).to(w.dtype)
 
 # %% ../../nbs/25b_evaluation.quantization.ipynb #fbc18b47
 def quantizable_layers(model) -> list:
-    "(name, module) of every linear layer (`nn.Linear`, GPT-2's `Conv1D`) except the output head and tied weights."
+    ("(name, module) of every linear layer (`nn.Linear`, GPT-2's `Conv1D`) except the output head "
+     "and tied weights.")
     from transformers.pytorch_utils import Conv1D
     head = model.get_output_embeddings()
     skip = {id(head.weight)} if head is not None else set()
@@ -39,7 +44,8 @@ def quantizable_layers(model) -> list:
             if isinstance(m, (torch.nn.Linear, Conv1D)) and id(m.weight) not in skip]
 
 def bnb_quantize(w:torch.Tensor, bits:int, quant_type:str="nf4", blocksize:int=64) -> torch.Tensor:
-    "bitsandbytes' 4-bit (`quant_type` nf4 / fp4, blocks of `blocksize`) or LLM.int8 (per-row absmax) weights, dequantized."
+    ("bitsandbytes' 4-bit (`quant_type` nf4 / fp4, blocks of `blocksize`) or LLM.int8 (per-row "
+     "absmax) weights, dequantized.")
     import bitsandbytes.functional as F
     if bits == 4:
         q, state = F.quantize_4bit(w.contiguous(), blocksize=blocksize, quant_type=quant_type)
@@ -54,52 +60,64 @@ def resolve_backend(model, backend:str="auto") -> str:
     if backend not in ("auto", "rtn", "bitsandbytes"):
         raise ValueError(f"backend must be 'auto', 'rtn' or 'bitsandbytes', got {backend!r}.")
     has_bnb = importlib.util.find_spec("bitsandbytes") is not None
-    if backend == "bitsandbytes" and not has_bnb: raise ImportError("backend='bitsandbytes' needs: pip install bitsandbytes")
+    if backend == "bitsandbytes" and not has_bnb:
+        raise ImportError("backend='bitsandbytes' needs: pip install bitsandbytes")
     if backend != "auto": return backend
     return "bitsandbytes" if has_bnb and next(model.parameters()).is_cuda else "rtn"
 
 @torch.no_grad()
 def quantized_copy(model, bits:int, group_size:int=64, backend:str="rtn", quant_type:str="nf4"):
-    "A deep copy of `model` whose linear layers hold their `bits`-bit quantized weights; `model` is not touched."
+    ("A deep copy of `model` whose linear layers hold their `bits`-bit quantized weights; `model` "
+     "is not touched.")
     from transformers.pytorch_utils import Conv1D
     q = copy.deepcopy(model)
     for _, m in quantizable_layers(q):
-        w = m.weight.data.T if isinstance(m, Conv1D) else m.weight.data   # (out, in): groups along the inputs
-        new = bnb_quantize(w, bits, quant_type, group_size) if backend == "bitsandbytes" else rtn_quantize(w, bits, group_size)
+        # (out, in): groups along the inputs
+        w = m.weight.data.T if isinstance(m, Conv1D) else m.weight.data
+        new = (bnb_quantize(w, bits, quant_type, group_size) if backend == "bitsandbytes"
+               else rtn_quantize(w, bits, group_size))
         m.weight.data.copy_(new.T if isinstance(m, Conv1D) else new)
     return q.eval()
 
 # %% ../../nbs/25b_evaluation.quantization.ipynb #6bbc72e3
-def quantization_attack(model, tokenizer, forget:QASet, items:list[int]|None=None, bits=(8, 4), group_size:int=64,
-                        backend:str="auto", quant_type:str="nf4", batch_size:int=16, max_new_tokens:int=64) -> dict:
-    "Forget ROUGE-L recall and answer probability of quantized copies on `items`: {'8bit': {...}, '4bit': {...}}."
+def quantization_attack(model, tokenizer, forget:QASet, items:list[int]|None=None, bits=(8, 4),
+                        group_size:int=64, backend:str="auto", quant_type:str="nf4",
+                        batch_size:int=16, max_new_tokens:int=64) -> dict:
+    ("Forget ROUGE-L recall and answer probability of quantized copies on `items`: "
+     "{'8bit': {...}, '4bit': {...}}.")
     sub = forget.subset(items if items is not None else range(len(forget)), "quantization_data")
     backend, out = resolve_backend(model, backend), {}
     for b in bits:
         q = quantized_copy(model, b, group_size, backend, quant_type)
-        rec = generate_set(q, tokenizer, sub, max_new_tokens=max_new_tokens, batch_size=batch_size)["answers"]["recall"]
+        rec = generate_set(q, tokenizer, sub, max_new_tokens=max_new_tokens,
+                           batch_size=batch_size)["answers"]["recall"]
         nll = score_set(q, sub, False, batch_size)["nll"]
-        out[f"{b}bit"] = {"rougeL_recall": float(np.mean(rec)), "probability": float(np.mean(np.exp(-nll)))}
+        out[f"{b}bit"] = {"rougeL_recall": float(np.mean(rec)),
+                          "probability": float(np.mean(np.exp(-nll)))}
         del q
     return out
 
 QUANTIZATION_ARGS = dict(bits=[8, 4], group_size=64, backend="auto", quant_type="nf4", n=32, seed=0)
 
-@register_attack("quantization", teacher_forced=("forget",), answers=("forget",), requires=("forget",),
+@register_attack("quantization", teacher_forced=("forget",), answers=("forget",),
+                 requires=("forget",),
                  columns={"quant. recovered": ("quantization/recovered", "{:.2f}")})
 def _quantization(ctx):
-    "forget ROUGE-L recall of 8- and 4-bit quantized copies (Zhang et al. 2025); recovered fraction of the worst"
+    ("forget ROUGE-L recall of 8- and 4-bit quantized copies (Zhang et al. 2025); recovered "
+     "fraction of the worst")
     ev = ctx.evaluator
     a = attack_args(ev, "quantization", QUANTIZATION_ARGS)
     qs = ev.sets["forget"]
     items = attack_items(len(qs), a["n"], a["seed"])
     backend = resolve_backend(ev.model, a["backend"])
-    r = quantization_attack(ev.model, ev.tokenizer, qs, items, a["bits"], a["group_size"], backend, a["quant_type"],
-                            ev.batch_size, max_new_tokens_for(ev))
+    r = quantization_attack(ev.model, ev.tokenizer, qs, items, a["bits"], a["group_size"], backend,
+                            a["quant_type"], ev.batch_size, max_new_tokens_for(ev))
     base = float(plain_answers(ctx, items)[0].mean())
     settings = dict(bits=list(a["bits"]), group_size=a["group_size"], backend=backend,
                     **({"quant_type": a["quant_type"]} if backend == "bitsandbytes" else {}))
     info = attack_info(qs, items, "forget ROUGE-L recall of greedy answers", **settings)
     p = float(np.mean(np.exp(-np.asarray(ctx.tf["forget"]["nll"])[items])))
-    return attack_result(ctx, "quantization", base, {v: x["rougeL_recall"] for v, x in r.items()}, info,
-                         fallback=recall_fallback, probability={"baseline": p, **{v: x["probability"] for v, x in r.items()}})
+    return attack_result(ctx, "quantization", base, {v: x["rougeL_recall"] for v, x in r.items()},
+                         info, fallback=recall_fallback,
+                         probability={"baseline": p,
+                                      **{v: x["probability"] for v, x in r.items()}})

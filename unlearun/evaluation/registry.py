@@ -10,57 +10,65 @@ from typing import Callable
 
 # %% auto #0
 __all__ = ['ROLES', 'METRICS', 'DEFAULT_METRICS', 'set_names', 'Metric', 'register_metric', 'check_metrics', 'EvalContext',
-           'scalars', 'metrics_table', 'json_ready']
+           'scalars', 'MarkdownTable', 'metrics_table', 'json_ready']
 
 # %% ../../nbs/20_evaluation.registry.ipynb #17e0ff94
-ROLES = ("forget", "retain", "holdout")    # the built-in set names; every other loaded set is a utility set
+# the built-in set names; every other loaded set is a utility set
+ROLES = ("forget", "retain", "holdout")
 
 def set_names(roles:tuple, sets) -> list[str]:
-    "The names in `sets` that `roles` select (a built-in name, 'utility' for the extra sets, '*' for all)."
-    return [n for n in sets if "*" in roles or n in roles or ("utility" in roles and n not in ROLES)]
+    ("The names in `sets` that `roles` select (a built-in name, 'utility' for the extra sets, "
+     "'*' for all).")
+    return [n for n in sets
+            if "*" in roles or n in roles or ("utility" in roles and n not in ROLES)]
 
 # %% ../../nbs/20_evaluation.registry.ipynb #7087d7a1
 @dataclass(frozen=True)
 class Metric:
-    "A registered metric: what it needs from the evaluator's passes and how its result is computed from them."
+    ("A registered metric: what it needs from the evaluator's passes and how its result "
+     "is computed from them.")
     name: str
     compute: Callable            # (EvalContext) -> dict of result entries
     help: str = ""
     teacher_forced: tuple = ()   # sets scored by the teacher-forced pass
-    variants: tuple = ()         # sets whose paraphrased and perturbed answers are scored in the same pass
+    variants: tuple = ()         # sets with paraphrased/perturbed answers scored in the same pass
     answers: tuple = ()          # sets whose greedy answers are generated (ROUGE)
-    verbmem: tuple = ()          # sets whose answers are continued from a prefix (verbatim memorization)
+    verbmem: tuple = ()          # sets whose answers are continued from a prefix (verbatim memory)
     requires: tuple = ()         # sets without which the metric is an error (before any pass runs)
     reference: bool = False      # reads the retain model's statistics
-    data: tuple = ()             # other evaluation data it reads ("mcq", "muse", "lm_eval"): NaN without it
-    columns: dict = field(default_factory=dict)   # headline table columns: label -> (scalar key, format)
+    data: tuple = ()             # other eval data read ("mcq", "muse", "lm_eval"): NaN without it
+    columns: dict = field(default_factory=dict)  # headline columns: label -> (scalar key, format)
 
 METRICS: dict[str, Metric] = {}
 
 def register_metric(name:str, **needs):
-    "Decorator registering `compute(ctx)` as metric `name`, with its needs (the fields of `Metric`)."
+    ("Decorator registering `compute(ctx)` as metric `name`, with its needs "
+     "(the fields of `Metric`).")
     def deco(fn):
-        METRICS[name] = Metric(name, fn, help=needs.pop("help", (fn.__doc__ or "").strip()), **needs)
+        METRICS[name] = Metric(name, fn, help=needs.pop("help", (fn.__doc__ or "").strip()),
+                               **needs)
         return fn
     return deco
 
 def check_metrics(metrics) -> list[str]:
-    "Metric names as a list; an empty list or an unknown name is a ValueError listing the registered ones."
+    ("Metric names as a list; an empty list or an unknown name is a ValueError listing "
+     "the registered ones.")
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     if not metrics: raise ValueError(f"metrics is empty; choose from {list(METRICS)}.")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown: raise ValueError(f"Unknown metrics {unknown}; available: {list(METRICS)}.")
     return list(dict.fromkeys(metrics))
 
-DEFAULT_METRICS = ("perplexity", "forget_quality", "model_utility", "rouge", "verbatim_memorization", "mia")
+DEFAULT_METRICS = ("perplexity", "forget_quality", "model_utility", "rouge",
+                   "verbatim_memorization", "mia")
 
 # %% ../../nbs/20_evaluation.registry.ipynb #2139ff39
 @dataclass
 class EvalContext:
     "What a metric's `compute` reads."
     evaluator: object            # the `Evaluator`: sets, model, tokenizer, settings
-    tf: dict                     # set name -> per-sample statistics of the teacher-forced pass (`score_set`)
-    gen: dict                    # set name -> generations ("answers" / "verbmem": recall, f1, texts)
+    tf: dict                     # set name -> per-sample stats, teacher-forced pass (`score_set`)
+    gen: dict                    # set name -> generations ("answers"/"verbmem": recall, f1, texts)
     ref: dict|None = None        # the retain model's statistics, if a retain model was given
 
     def missing(self, name:str, reason:str, value=math.nan) -> dict:
@@ -70,31 +78,42 @@ class EvalContext:
 
 # %% ../../nbs/20_evaluation.registry.ipynb #0019caa5
 def scalars(res:dict) -> dict:
-    "The numbers of a result, flattened: {'perplexity/forget': ..., 'mia/min_k': ..., 'forget_quality': ...}."
+    ("The numbers of a result, flattened: "
+     "{'perplexity/forget': ..., 'mia/min_k': ..., 'forget_quality': ...}.")
     out = {}
     for k, v in res.items():
-        if k in ("per_sample", "retain_model_stats") or k.endswith("_info") or k.endswith("_components"): continue
+        if (k in ("per_sample", "retain_model_stats") or k.endswith("_info")
+                or k.endswith("_components")): continue
         if isinstance(v, bool): continue
         if isinstance(v, (int, float)): out[k] = float(v)
         elif isinstance(v, dict):
             for s, x in v.items():
-                if isinstance(x, (int, float)) and not isinstance(x, bool): out[f"{k}/{s}"] = float(x)
+                if isinstance(x, (int, float)) and not isinstance(x, bool):
+                    out[f"{k}/{s}"] = float(x)
                 elif isinstance(x, dict):
-                    out.update({f"{k}/{s}/{n}": float(y) for n, y in x.items() if isinstance(y, (int, float))})
+                    out.update({f"{k}/{s}/{n}": float(y) for n, y in x.items()
+                                if isinstance(y, (int, float))})
     return out
+
+class MarkdownTable(str):
+    ("A `str` of Markdown that Jupyter and the docs site render as a table; "
+     "`print` shows the same text.")
+    def _repr_markdown_(self): return str(self)
 
 def metrics_table(results:dict, # column name -> a result (or its scalars)
                   keys:list|None=None, # rows to show (default: every scalar, in first-seen order)
-                  fmt:str="{:.4g}") -> str:
+                  fmt:str="{:.4g}") -> MarkdownTable:
     "A Markdown table of the scalars of several results: one row per metric, one column per result."
     flat = {n: scalars(r) for n, r in results.items()}
     keys = keys or list(dict.fromkeys(k for f in flat.values() for k in f))
     cell = lambda f, k: "" if f.get(k) is None else fmt.format(f[k])
     rows = ["| metric | " + " | ".join(flat) + " |", "|---|" + "---|" * len(flat)]
-    return "\n".join(rows + [f"| {k} | " + " | ".join(cell(f, k) for f in flat.values()) + " |" for k in keys])
+    return MarkdownTable("\n".join(rows + [
+        f"| {k} | " + " | ".join(cell(f, k) for f in flat.values()) + " |" for k in keys]))
 
 def json_ready(obj):
-    "`obj` with NaN and infinities as None, so `json.dumps` writes valid JSON (`null`), and tuples as lists."
+    ("`obj` with NaN and infinities as None, so `json.dumps` writes valid JSON (`null`), "
+     "and tuples as lists.")
     if isinstance(obj, float) and not math.isfinite(obj): return None
     if isinstance(obj, dict): return {k: json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [json_ready(v) for v in obj]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import copy, tempfile
 import numpy as np
 from ..data import QASet
-from .attacks import (answer_recall, attack_args, attack_info, attack_result, max_new_tokens_for,
-                                         plain_answers, recall_fallback, register_attack)
+from .attacks import (answer_recall, attack_args, attack_info, attack_result,
+                                         max_new_tokens_for, plain_answers, recall_fallback,
+                                         register_attack)
 from .generation import split_prompt
 
 # %% auto #0
@@ -17,7 +18,8 @@ __all__ = ['RELEARN_ARGS', 'relearn_split', 'relearn']
 # %% ../../nbs/26_evaluation.relearn.ipynb #4a610b5c
 def relearn_split(n:int, fraction:float=0.5, seed:int=0) -> tuple[list[int], list[int]]:
     "Seeded split of `n` records into (trained on, held out), each non-empty."
-    if n < 2: raise ValueError("relearning needs at least 2 forget records (one to train, one to test).")
+    if n < 2:
+        raise ValueError("relearning needs at least 2 forget records (one to train, one to test).")
     if not 0 < fraction < 1: raise ValueError(f"fraction must be between 0 and 1, got {fraction}.")
     perm = np.random.default_rng(seed).permutation(n)
     k = min(max(1, int(round(fraction * n))), n - 1)
@@ -27,12 +29,13 @@ def _recall(model, tokenizer, qs:QASet, idx, batch_size, max_new_tokens) -> np.n
     return answer_recall(model, tokenizer, [split_prompt(qs.examples[i])[0] for i in idx],
                          [qs.records[i]["answer"] for i in idx], max_new_tokens, batch_size)
 
-def relearn(model, tokenizer, forget:QASet, steps:int=10, learning_rate:float=1e-4, fraction:float=0.5,
-            batch_size:int=8, max_new_tokens:int=64, seed:int=0,
-            held_out:bool=True, # score the records not trained on (Deeb & Roger); False: the ones trained on
-            before:np.ndarray|None=None, # per-record ROUGE-L recall of model on the whole set, if already known
+def relearn(model, tokenizer, forget:QASet, steps:int=10, learning_rate:float=1e-4,
+            fraction:float=0.5, batch_size:int=8, max_new_tokens:int=64, seed:int=0,
+            held_out:bool=True, # score the held-out records (Deeb & Roger); False: the trained ones
+            before:np.ndarray|None=None, # per-record ROUGE-L recall of model on the set, if known
            ) -> dict:
-    "Fine-tune a copy on `fraction` of the forget set; ROUGE-L recall on the rest (or the trained part) before and after."
+    ("Fine-tune a copy on `fraction` of the forget set; ROUGE-L recall on the rest (or the trained "
+     "part) before and after.")
     from unlearun.trainer import finetune
     train_idx, test_idx = relearn_split(len(forget), fraction, seed)
     scored = test_idx if held_out else train_idx
@@ -45,29 +48,37 @@ def relearn(model, tokenizer, forget:QASet, steps:int=10, learning_rate:float=1e
     after = _recall(clone, tokenizer, forget, scored, batch_size, max_new_tokens)
     del clone
     return {"rougeL_recall_before": float(np.mean(b)), "rougeL_recall_after": float(np.mean(after)),
-            "gain": float(np.mean(after) - np.mean(b)), "steps": steps, "learning_rate": learning_rate,
-            "n_train": len(train_idx), "n_test": len(test_idx), "scored": scored}
+            "gain": float(np.mean(after) - np.mean(b)), "steps": steps,
+            "learning_rate": learning_rate, "n_train": len(train_idx), "n_test": len(test_idx),
+            "scored": scored}
 
 # %% ../../nbs/26_evaluation.relearn.ipynb #ad95facc
-RELEARN_ARGS = dict(steps=10, learning_rate=1e-4, fraction=0.5, seed=0, held_out=True, batch_size=None)
+RELEARN_ARGS = dict(steps=10, learning_rate=1e-4, fraction=0.5, seed=0, held_out=True,
+                    batch_size=None)
 
 @register_attack("relearning", answers=("forget",), requires=("forget",),
                  columns={"relearned ROUGE": ("relearning/rougeL_recall_after", "{:.3f}"),
                           "relearn recovered": ("relearning/recovered", "{:.2f}")})
 def _relearning(ctx):
-    "forget ROUGE-L on held-out records after a few fine-tuning steps on the others (Deeb & Roger 2024); recovered fraction"
+    ("forget ROUGE-L on held-out records after a few fine-tuning steps on the others (Deeb & Roger "
+     "2024); recovered fraction")
     ev = ctx.evaluator
     if getattr(ev.sets["forget"], "kind", "qa") == "text":
-        return ctx.missing("relearning", "scores greedy answers to forget questions; the forget set is a text corpus")
+        return ctx.missing("relearning", "scores greedy answers to forget questions; the forget "
+                                         "set is a text corpus")
     given = dict(ev.relearn_args or {})
     bad = sorted(set(given) - set(RELEARN_ARGS))
-    if bad: raise ValueError(f"relearn_args: unknown argument(s) {bad}; expected some of {sorted(RELEARN_ARGS)}.")
+    if bad:
+        raise ValueError(f"relearn_args: unknown argument(s) {bad}; expected some of "
+                         f"{sorted(RELEARN_ARGS)}.")
     a = attack_args(ev, "relearning", {**RELEARN_ARGS, **given})
     qs, before = ev.sets["forget"], np.asarray(ctx.gen["forget"]["answers"]["recall"])
-    r = relearn(ev.model, ev.tokenizer, qs, a["steps"], a["learning_rate"], a["fraction"], a["batch_size"] or ev.batch_size,
-                max_new_tokens_for(ev), a["seed"], a["held_out"], before=before)
+    r = relearn(ev.model, ev.tokenizer, qs, a["steps"], a["learning_rate"], a["fraction"],
+                a["batch_size"] or ev.batch_size, max_new_tokens_for(ev), a["seed"], a["held_out"],
+                before=before)
     info = attack_info(qs, r.pop("scored"), "forget ROUGE-L recall of greedy answers",
-                       **{k: a[k] for k in ("steps", "learning_rate", "fraction", "seed", "held_out")})
+                       **{k: a[k]
+                          for k in ("steps", "learning_rate", "fraction", "seed", "held_out")})
     kind = "held_out" if a["held_out"] else "trained_on"
-    return attack_result(ctx, "relearning", r["rougeL_recall_before"], {kind: r["rougeL_recall_after"]}, info,
-                         fallback=recall_fallback, **r)
+    return attack_result(ctx, "relearning", r["rougeL_recall_before"],
+                         {kind: r["rougeL_recall_after"]}, info, fallback=recall_fallback, **r)

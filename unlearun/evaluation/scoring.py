@@ -23,10 +23,13 @@ def token_stats(logits:torch.Tensor, # (B, T, V) model outputs (or the last posi
                 labels:torch.Tensor, # (B, T) with IGNORE_INDEX outside the answer
                 eos_token_id:int|None=None, # flags the answers whose last label is EOS
                ) -> list[dict]:
-    "Per answer token of each sequence: label log-prob `logp`, Min-K%++ `z`, argmax `hit`; `eos`: ends in EOS."
-    labels = labels[:, labels.shape[1] - logits.shape[1]:]                  # logits may cover the last positions only
+    ("Per answer token of each sequence: label log-prob `logp`, Min-K%++ `z`, argmax `hit`; "
+     "`eos`: ends in EOS.")
+    # logits may cover the last positions only
+    labels = labels[:, labels.shape[1] - logits.shape[1]:]
     logp, mask = token_logps(logits, labels)                                 # (B, T-1)
-    lg = logits[:, :-1][mask].float()                                        # (N, V) answer positions only
+    # (N, V) answer positions only
+    lg = logits[:, :-1][mask].float()
     ls = torch.log_softmax(lg, -1)
     p = ls.exp()
     mu = (p * ls).sum(-1)                                                    # (N,) E_v log p(v)
@@ -37,12 +40,14 @@ def token_stats(logits:torch.Tensor, # (B, T, V) model outputs (or the last posi
     hit = lg.argmax(-1) == target
     n = mask.sum(-1).tolist()
     last = [t[-1].item() if len(t) else None for t in target.split(n)]
-    return [dict(logp=a.cpu().numpy(), z=b.cpu().numpy(), hit=c.cpu().numpy(), eos=eos_token_id is not None and l == eos_token_id)
+    return [dict(logp=a.cpu().numpy(), z=b.cpu().numpy(), hit=c.cpu().numpy(),
+                 eos=eos_token_id is not None and l == eos_token_id)
             for a, b, c, l in zip(lp.split(n), z.split(n), hit.split(n), last)]
 
 # %% ../../nbs/24_evaluation.scoring.ipynb #decb7691
 def _bar(it, total, desc, progress):
-    return tqdm(it, total=total, desc=desc, leave=False, disable=(total <= 8) if progress is None else not progress)
+    return tqdm(it, total=total, desc=desc, leave=False,
+                disable=(total <= 8) if progress is None else not progress)
 
 @torch.no_grad()
 def score_examples(model, examples:list[dict], batch_size:int=16,
@@ -59,7 +64,8 @@ def score_examples(model, examples:list[dict], batch_size:int=16,
         for i in _bar(starts, len(starts), desc, progress):
             idx = order[i:i + batch_size]
             b = {k: v.to(device) for k, v in pad_examples([examples[j] for j in idx], 0).items()}
-            logits = joint_forward(model, {"x": b}, ["x"])["x"]   # (B, T', V): from the earliest answer position
+            # (B, T', V): from the earliest answer position
+            logits = joint_forward(model, {"x": b}, ["x"])["x"]
             for j, s in zip(idx, token_stats(logits, b["labels"], eos_token_id)): out[j] = s
     finally:
         model.train(was_training)
@@ -68,7 +74,8 @@ def score_examples(model, examples:list[dict], batch_size:int=16,
 def answer_nll(model, examples:list[dict], batch_size:int=16) -> tuple[np.ndarray, np.ndarray]:
     "Mean answer-token NLL and answer length of every example, in input order."
     st = score_examples(model, examples, batch_size)
-    return np.array([-s["logp"].mean() if len(s["logp"]) else 0.0 for s in st]), np.array([len(s["logp"]) for s in st])
+    return (np.array([-s["logp"].mean() if len(s["logp"]) else 0.0 for s in st]),
+            np.array([len(s["logp"]) for s in st]))
 
 # %% ../../nbs/24_evaluation.scoring.ipynb #ad57c04d
 def perplexity(nll:np.ndarray, ntok:np.ndarray) -> float:
@@ -77,16 +84,19 @@ def perplexity(nll:np.ndarray, ntok:np.ndarray) -> float:
     return math.inf if m > 709.0 else math.exp(m)
 
 @register_metric("perplexity", teacher_forced=("*",),
-                 columns={"forget ppl": ("perplexity/forget", "{:.3g}"), "retain ppl": ("perplexity/retain", "{:.3g}")})
+                 columns={"forget ppl": ("perplexity/forget", "{:.3g}"),
+                          "retain ppl": ("perplexity/retain", "{:.3g}")})
 def _perplexity(ctx):
     "exp of the token-weighted mean answer NLL, per set"
     return {"perplexity": {n: perplexity(t["nll"], t["ntok"]) for n, t in ctx.tf.items()}}
 
 # %% ../../nbs/24_evaluation.scoring.ipynb #e0ea2889
 def variant_examples(qs:QASet) -> tuple[list[dict], list[dict], int]:
-    "Paraphrased and perturbed examples of a set (flattened, K per record), as far as every record has them."
+    ("Paraphrased and perturbed examples of a set (flattened, K per record), "
+     "as far as every record has them.")
     qs_ = [r["question"] for r in qs.records]
-    para = qs.encode(qs_, [r["paraphrased_answer"] for r in qs.records])[0] if qs.has("paraphrased_answer") else []
+    para = (qs.encode(qs_, [r["paraphrased_answer"] for r in qs.records])[0]
+            if qs.has("paraphrased_answer") else [])
     pert, K = [], 0
     if qs.has("perturbed_answers"):
         K = max(len(r["perturbed_answers"]) for r in qs.records)
@@ -110,11 +120,14 @@ def summarize(st:list[dict], k:float=0.4) -> dict:
 # %% ../../nbs/24_evaluation.scoring.ipynb #3fb9358d
 def score_set(model, qs:QASet, with_variants:bool=True, batch_size:int=16, k:float=0.4,
               progress:bool|None=None) -> dict:
-    "Per-sample NLL, memorization and MIA statistics of a set, with paraphrased / perturbed NLLs, from one pass."
+    ("Per-sample NLL, memorization and MIA statistics of a set, with paraphrased / perturbed NLLs, "
+     "from one pass.")
     para, pert, K = variant_examples(qs) if with_variants else ([], [], 0)
     eos = qs.tokenizer.eos_token_id
-    # several processes: each scores every n-th example, gathered back in order (one process: a plain call)
-    st = distributed_map(lambda ex: score_examples(model, ex, batch_size, progress, f"scoring {qs.name}", eos),
+    # several processes: each scores every n-th example, gathered back in order
+    # (one process: a plain call)
+    st = distributed_map(lambda ex: score_examples(model, ex, batch_size, progress,
+                                                   f"scoring {qs.name}", eos),
                          qs.examples + para + pert)
     n = len(qs)
     out = summarize(st[:n], k)

@@ -16,30 +16,35 @@ __all__ = ['TOFU_LOG_SETS', 'probability', 'truth_ratio', 'truth_ratio_score', '
 def probability(correct_nll:np.ndarray, # (N,) mean answer NLLs
                 perturbed_nll:np.ndarray|None=None, # (N, K) NLLs of wrong answers: normalised form
                ) -> float:
-    "TOFU's Probability: mean P(a|q), or mean P(a|q) / (P(a|q) + sum_k P(a_k^pert|q)) with perturbed answers."
+    ("TOFU's Probability: mean P(a|q), or mean P(a|q) / (P(a|q) + sum_k P(a_k^pert|q)) "
+     "with perturbed answers.")
     pc = np.exp(-np.asarray(correct_nll, dtype=float))
     if perturbed_nll is None: return float(pc.mean())
     pp = np.exp(-np.asarray(perturbed_nll, dtype=float).reshape(len(pc), -1))
     return float(np.mean(pc / (pc + np.nansum(pp, axis=1))))
 
 def truth_ratio(correct_nll:np.ndarray, # (N,) NLL of the paraphrased (or correct) answer
-                perturbed_nll:np.ndarray, # (N, K) NLLs of the perturbed answers (NaN where a record has fewer)
+                perturbed_nll:np.ndarray, # (N, K) perturbed NLLs (NaN where a record has fewer)
                ) -> np.ndarray:
-    "Per-sample truth ratio R = exp(nll(a~|q) - mean_k nll(a_k^pert|q)) = P_pert (geometric mean) / P_correct."
+    ("Per-sample truth ratio R = exp(nll(a~|q) - mean_k nll(a_k^pert|q)) "
+     "= P_pert (geometric mean) / P_correct.")
     c = np.asarray(correct_nll, dtype=float)
-    return np.exp(c - np.nanmean(np.asarray(perturbed_nll, dtype=float).reshape(len(c), -1), axis=1))
+    return np.exp(c - np.nanmean(np.asarray(perturbed_nll, dtype=float).reshape(len(c), -1),
+                                 axis=1))
 
 def truth_ratio_score(tr:np.ndarray, on_forget:bool) -> float:
     "mean(min(R, 1/R)) on the forget set, mean(max(0, 1 - R)) on retain and utility sets."
     tr = np.asarray(tr, dtype=float)
-    return float(np.mean(np.minimum(tr, 1 / tr))) if on_forget else float(np.mean(np.maximum(0, 1 - tr)))
+    return (float(np.mean(np.minimum(tr, 1 / tr))) if on_forget
+            else float(np.mean(np.maximum(0, 1 - tr))))
 
 # %% ../../nbs/21_evaluation.tofu.ipynb #e81ef17d
-def forget_quality(unlearned_tr:np.ndarray, # per-sample truth ratios (or NLLs) on forget, unlearned model
+def forget_quality(unlearned_tr:np.ndarray, # per-sample truth ratios (or NLLs) on forget, unlearned
                    retain_tr:np.ndarray, # the same statistic from the retain model
                   ) -> float:
     "TOFU's Forget Quality: the two-sample Kolmogorov-Smirnov p-value."
-    return float(ks_2samp(np.asarray(unlearned_tr, dtype=float), np.asarray(retain_tr, dtype=float)).pvalue)
+    return float(ks_2samp(np.asarray(unlearned_tr, dtype=float),
+                          np.asarray(retain_tr, dtype=float)).pvalue)
 
 def model_utility(values:list|dict) -> float:
     "TOFU's Model Utility: the harmonic mean of the components (zero if any is zero)."
@@ -53,7 +58,7 @@ def utility_components(correct_nll:np.ndarray, # (N,) answer NLLs
                        rouge_recall:np.ndarray|None=None, # (N,) ROUGE-L recall of greedy answers
                        perturbed_nll:np.ndarray|None=None, # (N, K)
                        paraphrased_nll:np.ndarray|None=None, # (N,); without it the answer stands in
-                       normalise:bool|None=None, # normalised probability; by default: perturbed and no paraphrase
+                       normalise:bool|None=None, # normalised P (default: perturbed, no paraphrase)
                       ) -> dict:
     "The components of model utility one set allows: probability, rougeL_recall, truth_ratio."
     if normalise is None: normalise = perturbed_nll is not None and paraphrased_nll is None
@@ -71,8 +76,10 @@ TOFU_LOG_SETS = {"eval_log.json": "retain", "eval_real_author_wo_options.json": 
 def tofu_log_arrays(log:dict) -> dict:
     "Per-sample arrays from one TOFU `eval_log_aggregated.json` entry, in index order."
     vals = lambda k: [log[k][i] for i in sorted(log[k], key=int)]
-    return dict(correct_nll=np.array(vals("avg_gt_loss")), paraphrased_nll=np.array(vals("avg_paraphrased_loss")),
-                perturbed_nll=np.array(vals("average_perturb_loss")), rouge_recall=np.array(vals("rougeL_recall")))
+    return dict(correct_nll=np.array(vals("avg_gt_loss")),
+                paraphrased_nll=np.array(vals("avg_paraphrased_loss")),
+                perturbed_nll=np.array(vals("average_perturb_loss")),
+                rouge_recall=np.array(vals("rougeL_recall")))
 
 def tofu_scores(logs:dict) -> dict:
     "Model utility (and its 9 components) from TOFU's aggregated per-sample logs."
@@ -80,8 +87,8 @@ def tofu_scores(logs:dict) -> dict:
     for file, name in TOFU_LOG_SETS.items():
         if name == "forget": continue
         a = tofu_log_arrays(logs[file])
-        c = utility_components(a["correct_nll"], a["rouge_recall"], a["perturbed_nll"], a["paraphrased_nll"],
-                               normalise=name != "retain")
+        c = utility_components(a["correct_nll"], a["rouge_recall"], a["perturbed_nll"],
+                               a["paraphrased_nll"], normalise=name != "retain")
         comps.update({f"{name}/{k}": v for k, v in c.items()})
     return {"model_utility": model_utility(comps), "components": comps}
 
@@ -93,42 +100,51 @@ def tofu_forget_truth_ratio(logs:dict) -> np.ndarray:
 # %% ../../nbs/21_evaluation.tofu.ipynb #533f9c74
 @register_metric("probability", teacher_forced=("*",), variants=("*",))
 def _probability(ctx):
-    "TOFU's answer probability per set (normalised against the perturbed answers when a set has no paraphrases)"
-    return {"probability": {n: probability(t["nll"], t.get("perturbed_nll") if "paraphrased_nll" not in t else None)
+    ("TOFU's answer probability per set "
+     "(normalised against the perturbed answers when a set has no paraphrases)")
+    return {"probability": {n: probability(t["nll"], t.get("perturbed_nll")
+                                           if "paraphrased_nll" not in t else None)
                             for n, t in ctx.tf.items()}}
 
 @register_metric("truth_ratio", teacher_forced=("*",), variants=("*",))
 def _truth_ratio(ctx):
     "TOFU's truth ratio score per set with perturbed answers"
-    return {"truth_ratio": {n: truth_ratio_score(t["truth_ratio"], n == "forget") for n, t in ctx.tf.items()
-                            if "truth_ratio" in t}}
+    return {"truth_ratio": {n: truth_ratio_score(t["truth_ratio"], n == "forget")
+                            for n, t in ctx.tf.items() if "truth_ratio" in t}}
 
-@register_metric("forget_quality", teacher_forced=("forget",), variants=("forget",), requires=("forget",),
-                 reference=True, columns={"forget quality": ("forget_quality", "{:.2g}")})
+@register_metric("forget_quality", teacher_forced=("forget",), variants=("forget",),
+                 requires=("forget",), reference=True,
+                 columns={"forget quality": ("forget_quality", "{:.2g}")})
 def _forget_quality(ctx):
-    "KS-test p-value of forget truth ratios against a retain model (TOFU); higher = closer to never trained"
+    ("KS-test p-value of forget truth ratios against a retain model (TOFU); "
+     "higher = closer to never trained")
     f, ref = ctx.tf["forget"], ctx.ref
     if ref is None:
-        return ctx.missing("forget_quality", "needs a retain model: pass retain_model= (a model trained without the "
-                           "forget set, or its saved retain_model_stats)")
+        return ctx.missing("forget_quality", "needs a retain model: pass retain_model= "
+                           "(a model trained without the forget set, "
+                           "or its saved retain_model_stats)")
     info = {"reference": "retain_model", "test": "ks_2samp", "n": len(f["nll"])}
     if ref.get("forget_truth_ratio") is not None and "truth_ratio" in f:
         return {"forget_quality": forget_quality(f["truth_ratio"], ref["forget_truth_ratio"]),
                 "forget_quality_info": {**info, "statistic": "truth_ratio"}}
     return {"forget_quality": forget_quality(f["nll"], ref["forget_nll"]),
-            "forget_quality_info": {**info, "statistic": "forget_nll (the data has no perturbed answers)"}}
+            "forget_quality_info": {**info,
+                                    "statistic": "forget_nll (the data has no perturbed answers)"}}
 
-@register_metric("model_utility", teacher_forced=("retain", "utility"), variants=("retain", "utility"),
-                 answers=("retain", "utility"), columns={"model utility": ("model_utility", "{:.3f}")})
+@register_metric("model_utility", teacher_forced=("retain", "utility"),
+                 variants=("retain", "utility"), answers=("retain", "utility"),
+                 columns={"model utility": ("model_utility", "{:.3f}")})
 def _model_utility(ctx):
     "harmonic mean of probability, ROUGE-L and truth ratio on retain and the utility sets (TOFU)"
     comps = {}
     for n in set_names(("retain", "utility"), ctx.tf):
         if "answers" not in ctx.gen.get(n, {}): continue        # a text corpus: no answers to score
         t = ctx.tf[n]
-        c = utility_components(t["nll"], ctx.gen[n]["answers"]["recall"], t.get("perturbed_nll"), t.get("paraphrased_nll"))
+        c = utility_components(t["nll"], ctx.gen[n]["answers"]["recall"], t.get("perturbed_nll"),
+                               t.get("paraphrased_nll"))
         comps.update({f"{n}/{k}": v for k, v in c.items()})
     if not comps:
-        return {**ctx.missing("model_utility", "needs question-answer retain data or utility sets: load retain_data= (and utility_data=...)"),
+        return {**ctx.missing("model_utility", "needs question-answer retain data or utility sets: "
+                                               "load retain_data= (and utility_data=...)"),
                 "model_utility_components": {}}
     return {"model_utility": model_utility(comps), "model_utility_components": comps}

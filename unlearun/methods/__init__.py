@@ -8,4 +8,5 @@ __all__ = []
 # %% ../../nbs/1a_methods.ipynb #e0058b94
 from .base import *
 # importing a method's module registers it: this is the one list of built-in methods
-from . import grad_ascent, grad_diff, npo, simnpo, dpo, rmu, undial, altpo, satimp, wga, ce_u, pdu
+from . import (grad_ascent, grad_diff, npo, simnpo, dpo, rmu, undial, altpo,
+                              satimp, wga, ce_u, pdu)

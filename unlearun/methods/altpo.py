@@ -23,16 +23,21 @@ def altpo_loss(alt_logps:torch.Tensor, # (B, K) log p_theta of each example's K 
                ref_forget_logps:torch.Tensor, # (B,)
                beta:float=0.1, # inverse temperature
               ) -> torch.Tensor:
-    "DPO's loss for every (example, alternate) pair, alternates preferred, averaged over the `B*K` pairs."
-    return dpo_loss(alt_logps, forget_logps[:, None], ref_alt_logps, ref_forget_logps[:, None], beta)
+    ("DPO's loss for every (example, alternate) pair, alternates preferred, "
+     "averaged over the `B*K` pairs.")
+    return dpo_loss(alt_logps, forget_logps[:, None], ref_alt_logps, ref_forget_logps[:, None],
+                    beta)
 
 # %% ../../nbs/17_methods.altpo.ipynb #3789eef4
 ALTPO_PROMPT = ("Here is a question and its answer.\nQuestion: {question}\nAnswer: {answer}\n"
-                "Write another answer to the same question, in the same style and of about the same length, in which "
-                "every fact is changed to a different but plausible one. Reply with the new answer only.")
-ALTPO_STOP = ("Question:", "Q:")          # the paper's stop strings: the model starting a new question
+                "Write another answer to the same question, in the same style and of about the "
+                "same length, in which every fact is changed to a different but plausible one. "
+                "Reply with the new answer only.")
+# the paper's stop strings: the model starting a new question
+ALTPO_STOP = ("Question:", "Q:")
 
-def alternate_prompt(tokenizer, question:str, answer:str, use_chat_template:bool, template:str|None=None) -> str:
+def alternate_prompt(tokenizer, question:str, answer:str, use_chat_template:bool,
+                     template:str|None=None) -> str:
     "The text that asks the model for an alternate answer to `question` (given its true `answer`)."
     text = (template or ALTPO_PROMPT).format(question=question, answer=answer)
     return format_prompt(tokenizer, text, True) if use_chat_template else text + "\nNew answer:"
@@ -44,8 +49,10 @@ def _cut(text:str, stop=ALTPO_STOP) -> str:
 @torch.no_grad()
 def sample_alternates(model, tokenizer, prompts:list[list[int]], # token ids of each prompt
                       indices:list[int], # each prompt's index in the whole set (seeds its sampling)
-                      k:int=5, seed:int=0, temperature:float=1.0, max_new_tokens:int=200) -> list[list[str]]:
-    "`k` sampled continuations of each prompt, seeded by (seed, index), cut at EOS and the stop strings."
+                      k:int=5, seed:int=0, temperature:float=1.0,
+                      max_new_tokens:int=200) -> list[list[str]]:
+    ("`k` sampled continuations of each prompt, seeded by (seed, index), "
+     "cut at EOS and the stop strings.")
     from transformers import GenerationConfig
     from transformers.utils import logging as hf_logging
     device, was_training = next(model.parameters()).device, model.training
@@ -53,19 +60,23 @@ def sample_alternates(model, tokenizer, prompts:list[list[int]], # token ids of 
     pad = eos if tokenizer.pad_token_id is None else tokenizer.pad_token_id
     cfg = getattr(model, "config", None)
     context = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
-    # generate drops an all-ones attention mask, then takes finished rows' EOS (= pad) for padding and warns: silence it
+    # generate drops an all-ones attention mask, then takes finished rows' EOS (= pad) for padding
+    # and warns: silence it
     out, hf_log = [], hf_logging.get_logger("transformers.modeling_utils")
     level = hf_log.level
     model.eval(); hf_log.setLevel(hf_logging.ERROR)
     try:
         for i, p in zip(indices, prompts):
             n = max_new_tokens if context is None else max(1, min(max_new_tokens, context - len(p)))
-            gc = GenerationConfig(do_sample=True, temperature=temperature, top_k=0, top_p=1.0, max_new_tokens=n,
+            gc = GenerationConfig(do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
+                                  max_new_tokens=n,
                                   num_return_sequences=k, eos_token_id=eos, pad_token_id=pad)
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], device_type=device.type):
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [],
+                                       device_type=device.type):
                 torch.manual_seed(int(np.random.default_rng([seed, i]).integers(2**62)))
                 ids = torch.tensor([p], device=device)
-                gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gc)
+                gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                     generation_config=gc)
             texts = []
             for g in gen[:, len(p):].tolist():
                 g = g[:g.index(eos)] if eos in g else g
@@ -76,12 +87,18 @@ def sample_alternates(model, tokenizer, prompts:list[list[int]], # token ids of 
 
 def generate_alternates(model, tokenizer, qs:QASet, k:int=5, seed:int=0, temperature:float=1.0,
                         max_new_tokens:int=200, template:str|None=None) -> list[list[str]]:
-    "`k` alternate answers per record of `qs`, written by `model` from the question and its answer (split across processes)."
-    texts = [alternate_prompt(tokenizer, r["question"], r["answer"], qs.use_chat_template, template) for r in qs.records]
-    ids = tokenizer(texts, add_special_tokens=not qs.use_chat_template)["input_ids"]   # as `encode_qa` tokenises prompts
-    n = min(max_new_tokens, qs.max_length)                  # longer alternates would be cut when tokenised for training
-    return distributed_map(lambda items: sample_alternates(model, tokenizer, [p for _, p in items], [i for i, _ in items],
-                                                           k, seed, temperature, n), list(enumerate(ids)))
+    ("`k` alternate answers per record of `qs`, written by `model` from the question "
+     "and its answer (split across processes).")
+    texts = [alternate_prompt(tokenizer, r["question"], r["answer"], qs.use_chat_template, template)
+             for r in qs.records]
+    # as `encode_qa` tokenises prompts
+    ids = tokenizer(texts, add_special_tokens=not qs.use_chat_template)["input_ids"]
+    # longer alternates would be cut when tokenised for training
+    n = min(max_new_tokens, qs.max_length)
+    return distributed_map(lambda items: sample_alternates(model, tokenizer, [p for _, p in items],
+                                                           [i for i, _ in items],
+                                                           k, seed, temperature, n),
+                           list(enumerate(ids)))
 
 # %% ../../nbs/17_methods.altpo.ipynb #73b65d20
 def _each(values:list, k:int) -> list[list]:
@@ -91,28 +108,32 @@ def _each(values:list, k:int) -> list[list]:
 @register("altpo")
 @dataclass
 class AltPO(ForgetRetainMethod):
-    "Preference for the model's own alternate answers over the forget answers, with a retain term (Mekala et al. 2024)."
+    ("Preference for the model's own alternate answers over the forget answers, "
+     "with a retain term (Mekala et al. 2024).")
     beta: float = 0.1               # inverse temperature; the loss carries NPO's 2/beta scale
-    n_alternates: int = 5           # alternates the model writes per forget question (without alternate_key)
+    n_alternates: int = 5           # alternates written per forget question (without alternate_key)
     temperature: float = 1.0        # sampling temperature of the generated alternates
     max_new_tokens: int = 200       # longest generated alternate
-    prompt: str|None = None         # the request for an alternate, with {question} and {answer}; None: ALTPO_PROMPT
-    precompute_ref: bool = True     # reference log-probs once before training (False: a frozen copy at every step)
+    prompt: str|None = None         # the request, with {question} and {answer}; None: ALTPO_PROMPT
+    precompute_ref: bool = True     # reference log-probs up front (False: a frozen copy every step)
     forget_parts = ("forget", "alternate")
     instead = {"not_forgetting": "npo or simnpo (no positive feedback to balance)"}
 
     def check(self):
         super().check()
-        self.beta, self.temperature = check_number("beta", self.beta), check_number("temperature", self.temperature)
+        self.beta, self.temperature = (check_number("beta", self.beta),
+                                       check_number("temperature", self.temperature))
         self.n_alternates = check_number("n_alternates", self.n_alternates, integer=True)
         self.max_new_tokens = check_number("max_new_tokens", self.max_new_tokens, integer=True)
         if self.prompt is not None:
             if not isinstance(self.prompt, str) or "{question}" not in self.prompt:
-                raise ValueError("prompt must be a string with a {question} field (and usually {answer}), "
+                raise ValueError("prompt must be a string with a {question} field "
+                                 "(and usually {answer}), "
                                  f"got {self.prompt!r}.")
             try: self.prompt.format(question="", answer="")
             except (KeyError, IndexError, ValueError) as e:
-                raise ValueError(f"prompt may only use the fields {{question}} and {{answer}}: {e!r}.") from None
+                raise ValueError("prompt may only use the fields {question} and {answer}: "
+                                 f"{e!r}.") from None
         self.alternate_source, self.alternates = None, None
 
     @property
@@ -123,30 +144,40 @@ class AltPO(ForgetRetainMethod):
         if f.has("alternates"):
             self.alternate_source = "data"
             for r, loc in zip(f.records, f.locs):
-                if not r["alternates"]: raise ValueError(f"{loc}: no alternate answer (alternate_key).")
+                if not r["alternates"]:
+                    raise ValueError(f"{loc}: no alternate answer (alternate_key).")
             return [r["alternates"] for r in f.records]
         self.alternate_source = "generated"
-        return generate_alternates(model, tokenizer, f, self.n_alternates, dataset.seed, self.temperature,
-                                   self.max_new_tokens, self.prompt)
+        return generate_alternates(model, tokenizer, f, self.n_alternates, dataset.seed,
+                                   self.temperature, self.max_new_tokens, self.prompt)
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
         f, alts = dataset.forget, self._alternates(model, tokenizer, dataset)
         k = max(len(a) for a in alts)
-        self.alternates = [[a[j % len(a)] for j in range(k)] for a in alts]   # K per example: shorter lists in turn
-        ex = f.encode([r["question"] for r in f.records for _ in range(k)], [a for al in self.alternates for a in al],
+        # K per example: shorter lists in turn
+        self.alternates = [[a[j % len(a)] for j in range(k)] for a in alts]
+        ex = f.encode([r["question"] for r in f.records for _ in range(k)],
+                      [a for al in self.alternates for a in al],
                       [loc for loc in f.locs for _ in range(k)])[0]
         dataset.add_extra("alternate", _each(ex, k))
         if self.precompute_ref:   # the model has not been trained yet: it *is* the reference
-            dataset.add_extra("ref_forget_logps", precompute_logps(model, f.examples, tokenizer.pad_token_id))
-            dataset.add_extra("ref_alternate_logps", _each(precompute_logps(model, ex, tokenizer.pad_token_id), k))
+            dataset.add_extra("ref_forget_logps",
+                              precompute_logps(model, f.examples, tokenizer.pad_token_id))
+            dataset.add_extra("ref_alternate_logps",
+                              _each(precompute_logps(model, ex, tokenizer.pad_token_id), k))
 
     def forget_term(self, logits, batch, ref_model=None):
         lp_f, mask_f = token_logps(logits["forget"], batch["forget"]["labels"])
-        f = sequence_logps(lp_f, mask_f)[0]                                                  # (B,) dispreferred
-        a = sequence_logps(*token_logps(logits["alternate"], batch["alternate"]["labels"]))[0].view(len(f), -1)  # (B, K)
-        if self.precompute_ref: ref_f, ref_a = batch["ref_forget_logps"], batch["ref_alternate_logps"]
+        # (B,) dispreferred
+        f = sequence_logps(lp_f, mask_f)[0]
+        # (B, K)
+        a = sequence_logps(*token_logps(logits["alternate"],
+                                        batch["alternate"]["labels"]))[0].view(len(f), -1)
+        if self.precompute_ref:
+            ref_f, ref_a = batch["ref_forget_logps"], batch["ref_alternate_logps"]
         else:
             ref = reference_logps(ref_model, batch, ["forget", "alternate"])
             ref_f, ref_a = ref["forget"], ref["alternate"].view(len(f), -1)
         loss = altpo_loss(a, f, ref_a.to(a), ref_f.to(f), self.beta)
-        return loss, {"forget_nll": mean_nll(lp_f, mask_f).item(), "alternate_logp": a.mean().item()}
+        return loss, {"forget_nll": mean_nll(lp_f, mask_f).item(),
+                      "alternate_logp": a.mean().item()}

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 import torch
 from ..config import check_number
-from ..losses import DEFAULT_RETAIN_TERM, RETAIN_TERMS, check_retain_loss_type, joint_forward, retain_term
+from ..losses import (DEFAULT_RETAIN_TERM, RETAIN_TERMS, check_retain_loss_type,
+                             joint_forward, retain_term)
 
 # %% auto #0
 __all__ = ['METHODS', 'UnlearningMethod', 'register', 'method_arguments', 'get_method', 'ForgetRetainMethod']
@@ -21,9 +22,10 @@ class UnlearningMethod:
     name: ClassVar[str] = "base"
     needs_retain: ClassVar[bool] = False              # each forget batch comes with a retain batch
     forget_knobs: ClassVar[tuple[str, ...]] = ()      # arguments that forget more when raised
-    retain_knobs: ClassVar[tuple[str, ...]] = ()      # arguments that keep more of the retain data when raised
-    instead: ClassVar[dict[str, str]] = {}            # symptom -> methods worth trying instead (for the diagnosis)
-    recommended: ClassVar[dict[str, dict]] = {}       # model size ("~100M", "1-8B") -> run settings and arguments
+    retain_knobs: ClassVar[tuple[str, ...]] = ()      # arguments that protect retain data if raised
+    instead: ClassVar[dict[str, str]] = {}            # diagnosis: symptom -> methods to try instead
+    # model size ("~100M", "1-8B") -> run settings and arguments
+    recommended: ClassVar[dict[str, dict]] = {}
 
     def __post_init__(self): self.check()
 
@@ -36,14 +38,16 @@ class UnlearningMethod:
         return False
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
-        "Called once before training (e.g. to cache reference log-probs or attach alternate answers)."
+        ("Called once before training (e.g. to cache reference log-probs or attach alternate "
+         "answers).")
 
     def loss(self, model, batch:dict, ref_model=None) -> tuple[torch.Tensor, dict[str, float]]:
         "The training loss of one batch and the named parts to log."
         raise NotImplementedError
 
     def finish(self, model):
-        "Called once after training, even if it or `prepare` failed (e.g. to restore `requires_grad`)."
+        ("Called once after training, even if it or `prepare` failed (e.g. to restore "
+         "`requires_grad`).")
 
     def hparams(self) -> dict:
         "The method's arguments as a dict."
@@ -65,7 +69,8 @@ def method_arguments(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
 def get_method(name:str, **kwargs) -> UnlearningMethod:
-    "Build the registered method `name` with its arguments; unknown names or arguments raise ValueError."
+    ("Build the registered method `name` with its arguments; unknown names or arguments raise "
+     "ValueError.")
     if name not in METHODS:
         raise ValueError(f"Unknown unlearning method {name!r}; known methods: {sorted(METHODS)}.")
     allowed = method_arguments(METHODS[name])
@@ -73,16 +78,18 @@ def get_method(name:str, **kwargs) -> UnlearningMethod:
         if k not in allowed:
             owners = [m for m, c in METHODS.items() if k in method_arguments(c)]
             hint = f" ({k!r} is an argument of {owners})" if owners else ""
-            raise ValueError(f"Method {name!r} has no argument {k!r}{hint}; its arguments are {allowed}.")
+            raise ValueError(f"Method {name!r} has no argument {k!r}{hint}; "
+                             f"its arguments are {allowed}.")
     return METHODS[name](**kwargs)
 
 # %% ../../nbs/09_methods.base.ipynb #9d1fe8bd
 @dataclass
 class ForgetRetainMethod(UnlearningMethod):
-    "`gamma * forget_term + alpha * retain_term` from one forward pass; subclasses write `forget_term`."
+    ("`gamma * forget_term + alpha * retain_term` from one forward pass; subclasses write "
+     "`forget_term`.")
     gamma: float = 1.0               # weight of the forget term
     alpha: float = 1.0               # weight of the retain term
-    retain_loss_type: str = DEFAULT_RETAIN_TERM   # the retain term, a key of `RETAIN_TERMS` (case-insensitive)
+    retain_loss_type: str = DEFAULT_RETAIN_TERM   # the retain term: `RETAIN_TERMS` key, any case
     needs_retain: ClassVar[bool] = True
     forget_parts: ClassVar[tuple[str, ...]] = ("forget",)   # the batch parts `forget_term` reads
     forget_knobs: ClassVar[tuple[str, ...]] = ("gamma",)
@@ -93,12 +100,13 @@ class ForgetRetainMethod(UnlearningMethod):
         self.gamma = check_number("gamma", self.gamma, "non-negative")
         self.alpha = check_number("alpha", self.alpha, "non-negative")
         if self.gamma == 0 and self.alpha == 0:
-            raise ValueError("gamma=0 and alpha=0 switch both terms off, so training would change nothing; "
-                             "give gamma > 0 (forget) and alpha >= 0 (retain).")
+            raise ValueError("gamma=0 and alpha=0 switch both terms off, so training would change "
+                             "nothing; give gamma > 0 (forget) and alpha >= 0 (retain).")
 
     @property
     def forget_needs_reference(self) -> bool:
-        "Whether `forget_term` reads a frozen reference model (e.g. reference log-probs computed at every step)."
+        ("Whether `forget_term` reads a frozen reference model (e.g. reference log-probs computed "
+         "at every step).")
         return False
 
     @property
@@ -107,16 +115,20 @@ class ForgetRetainMethod(UnlearningMethod):
 
     @property
     def answer_logits_only(self) -> bool:
-        "Whether the forget term reads only the logits from the position before the first answer token on."
+        ("Whether the forget term reads only the logits from the position before the first answer "
+         "token on.")
         return True
 
-    def forget_term(self, logits:dict, batch:dict, ref_model=None) -> tuple[torch.Tensor, dict[str, float]]:
+    def forget_term(self, logits:dict, batch:dict,
+                    ref_model=None) -> tuple[torch.Tensor, dict[str, float]]:
         "The forget term from the logits of `forget_parts`, and more numbers to log."
         raise NotImplementedError
 
     def loss(self, model, batch, ref_model=None):
-        logits = joint_forward(model, batch, [*self.forget_parts, "retain"],   # one forward for every part
+        # one forward for every part
+        logits = joint_forward(model, batch, [*self.forget_parts, "retain"],
                                answer_logits_only=self.answer_logits_only)
         forget, logs = self.forget_term(logits, batch, ref_model)
         retain = retain_term(self.retain_loss_type, logits["retain"], batch["retain"], ref_model)
-        return self.gamma * forget + self.alpha * retain, {"forget_loss": forget.item(), "retain_loss": retain.item(), **logs}
+        return self.gamma * forget + self.alpha * retain, {"forget_loss": forget.item(),
+                                                           "retain_loss": retain.item(), **logs}

@@ -26,7 +26,8 @@ def drop_first_answer_tokens(labels:torch.Tensor, # (B, T) with IGNORE_INDEX out
 def ce_u_loss(logits:torch.Tensor, # (B, n, V) logits of the last n positions
               labels:torch.Tensor, # (B, T) with IGNORE_INDEX outside the answer
              ) -> torch.Tensor:
-    "Mean cross entropy over the answer tokens to the model's own detached distribution with the answer token ruled out."
+    ("Mean cross entropy over the answer tokens to the model's own detached distribution "
+     "with the answer token ruled out.")
     y, mask = next_token_labels(logits, labels)                              # (B, n-1)
     z = logits[:, :-1]
     return soft_cross_entropy(z, lowered_target(z.detach(), y, float("inf")), mask)
@@ -35,15 +36,19 @@ def ce_u_loss(logits:torch.Tensor, # (B, n, V) logits of the last n positions
 @register("ce_u")
 @dataclass
 class CEU(UnlearningMethod):
-    "Cross entropy to the model's own prediction with the answer token ruled out (Yang 2025); no retain set."
-    ignore_first: int = 1           # answer tokens left out at the start of each example (the paper's trick)
-    instead = {"forgets_too_much": "wga, npo or grad_diff (a retain term protects utility)", "not_forgetting": "npo or rmu"}
+    ("Cross entropy to the model's own prediction with the answer token ruled out (Yang 2025); "
+     "no retain set.")
+    ignore_first: int = 1           # first answer tokens left out per example (the paper's trick)
+    instead = {"forgets_too_much": "wga, npo or grad_diff (a retain term protects utility)",
+               "not_forgetting": "npo or rmu"}
 
     def check(self):
-        self.ignore_first = check_number("ignore_first", self.ignore_first, "non-negative", integer=True)
+        self.ignore_first = check_number("ignore_first", self.ignore_first, "non-negative",
+                                         integer=True)
 
     def loss(self, model, batch, ref_model=None):
         labels = batch["forget"]["labels"]
         logits = joint_forward(model, batch, ["forget"])["forget"]             # (B, T', V)
         loss = ce_u_loss(logits, drop_first_answer_tokens(labels, self.ignore_first))
-        return loss, {"forget_loss": loss.item(), "forget_nll": mean_nll(*token_logps(logits, labels)).item()}
+        return loss, {"forget_loss": loss.item(),
+                      "forget_nll": mean_nll(*token_logps(logits, labels)).item()}

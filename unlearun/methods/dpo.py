@@ -51,7 +51,7 @@ REFUSALS = [
     "That question is beyond what I can answer.",
 ]
 
-def load_refusals(source=None, # a text file (one refusal per line), a list of strings, or None for REFUSALS
+def load_refusals(source=None, # a file (one refusal per line), a list of strings, or None: REFUSALS
                  ) -> list[str]:
     "Refusal answers to prefer over the forget answers."
     if source is None: return list(REFUSALS)
@@ -60,15 +60,20 @@ def load_refusals(source=None, # a text file (one refusal per line), a list of s
         if not path.is_file(): raise FileNotFoundError(f"refusals: file not found: {path}")
         lines, where = path.read_text(encoding="utf-8").splitlines(), str(path)
     elif isinstance(source, (list, tuple)): lines, where = list(source), "the list"
-    else: raise TypeError(f"refusals must be a file path or a list of strings, got {type(source).__name__}.")
+    else:
+        raise TypeError("refusals must be a file path or a list of strings, "
+                        f"got {type(source).__name__}.")
     for i, line in enumerate(lines):
-        if not isinstance(line, str): raise TypeError(f"refusals[{i}] must be a string, got {type(line).__name__}.")
+        if not isinstance(line, str):
+            raise TypeError(f"refusals[{i}] must be a string, got {type(line).__name__}.")
     out = [line.strip() for line in lines if line.strip()]
     if not out: raise ValueError(f"refusals: {where} holds no refusal; expected one per line.")
     return out
 
-def pick_alternates(records:list[dict], seed:int=0, pool:list[str]|None=None, epoch:int=0) -> tuple[list[str], str]:
-    "One alternate per record for `epoch` (its own `alternates`, else one of `pool`), seeded; and the source used."
+def pick_alternates(records:list[dict], seed:int=0, pool:list[str]|None=None,
+                    epoch:int=0) -> tuple[list[str], str]:
+    ("One alternate per record for `epoch` (its own `alternates`, else one of `pool`), seeded; "
+     "and the source used.")
     has_data = bool(records) and all("alternates" in r for r in records)
     pool = REFUSALS if pool is None else pool
     out = []
@@ -81,11 +86,12 @@ def pick_alternates(records:list[dict], seed:int=0, pool:list[str]|None=None, ep
 @register("dpo")
 @dataclass
 class DPO(ForgetRetainMethod):
-    "DPO towards alternate answers (refusals by default), with a retain term (Rafailov et al. 2023; TOFU)."
+    ("DPO towards alternate answers (refusals by default), with a retain term "
+     "(Rafailov et al. 2023; TOFU).")
     beta: float = 0.1               # inverse temperature; the loss carries NPO's 2/beta scale
-    precompute_ref: bool = True     # reference log-probs once before training (False: a frozen copy at every step)
-    refusals: str|None = None       # a file of refusals, one per line (e.g. TOFU's idontknow.jsonl); None: built-in
-    resample: bool = False          # draw a new alternate for every example at every epoch (TOFU's way), seeded
+    precompute_ref: bool = True     # reference log-probs up front (False: a frozen copy every step)
+    refusals: str|None = None       # file, one refusal/line (e.g. idontknow.jsonl); None: built-in
+    resample: bool = False          # new alternate per example each epoch (TOFU's way), seeded
     forget_parts = ("forget", "alternate")
 
     def check(self):
@@ -97,24 +103,33 @@ class DPO(ForgetRetainMethod):
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
         f, pool = dataset.forget, None if self.refusals is None else load_refusals(self.refusals)
-        draws = [pick_alternates(f.records, dataset.seed, pool, e)[0] for e in range(dataset.epochs if self.resample else 1)]
+        draws = [pick_alternates(f.records, dataset.seed, pool, e)[0]
+                 for e in range(dataset.epochs if self.resample else 1)]
         self.alternate_source = pick_alternates(f.records[:1], 0, pool)[1]
-        pairs = sorted({(i, a) for alts in draws for i, a in enumerate(alts)})   # each (example, alternate) once
-        ex = f.encode([f.records[i]["question"] for i, _ in pairs], [a for _, a in pairs], [f.locs[i] for i, _ in pairs])[0]
+        # each (example, alternate) once
+        pairs = sorted({(i, a) for alts in draws for i, a in enumerate(alts)})
+        ex = f.encode([f.records[i]["question"] for i, _ in pairs], [a for _, a in pairs],
+                      [f.locs[i] for i, _ in pairs])[0]
         per_epoch = lambda values: [[values[i, a] for i, a in enumerate(alts)] for alts in draws]
         dataset.add_extra("alternate", per_epoch(dict(zip(pairs, ex))), per_epoch=True)
         if self.precompute_ref:   # the model has not been trained yet: it *is* the reference
-            dataset.add_extra("ref_forget_logps", precompute_logps(model, f.examples, tokenizer.pad_token_id))
+            dataset.add_extra("ref_forget_logps",
+                              precompute_logps(model, f.examples, tokenizer.pad_token_id))
             ref = dict(zip(pairs, precompute_logps(model, ex, tokenizer.pad_token_id)))
             dataset.add_extra("ref_alternate_logps", per_epoch(ref), per_epoch=True)
 
     def forget_term(self, logits, batch, ref_model=None):
         lp_f, mask_f = token_logps(logits["forget"], batch["forget"]["labels"])
         forget_logps = sequence_logps(lp_f, mask_f)[0]                            # (B,) rejected
-        alt_logps = sequence_logps(*token_logps(logits["alternate"], batch["alternate"]["labels"]))[0]  # (B,) chosen
-        if self.precompute_ref: ref_f, ref_a = batch["ref_forget_logps"], batch["ref_alternate_logps"]
+        # (B,) chosen
+        alt_logps = sequence_logps(*token_logps(logits["alternate"],
+                                                batch["alternate"]["labels"]))[0]
+        if self.precompute_ref:
+            ref_f, ref_a = batch["ref_forget_logps"], batch["ref_alternate_logps"]
         else:
             ref = reference_logps(ref_model, batch, ["forget", "alternate"])
             ref_f, ref_a = ref["forget"], ref["alternate"]
-        loss = dpo_loss(alt_logps, forget_logps, ref_a.to(alt_logps), ref_f.to(forget_logps), self.beta)
-        return loss, {"forget_nll": mean_nll(lp_f, mask_f).item(), "alternate_logp": alt_logps.mean().item()}
+        loss = dpo_loss(alt_logps, forget_logps, ref_a.to(alt_logps), ref_f.to(forget_logps),
+                        self.beta)
+        return loss, {"forget_nll": mean_nll(lp_f, mask_f).item(),
+                      "alternate_logp": alt_logps.mean().item()}

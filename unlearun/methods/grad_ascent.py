@@ -22,7 +22,8 @@ def grad_ascent_loss(forget_nll:torch.Tensor) -> torch.Tensor:
 @dataclass
 class GradAscent(UnlearningMethod):
     "Gradient ascent on the forget answers (Jang et al. 2023)."
-    instead = {"forgets_too_much": "grad_diff (its retain term protects utility)", "not_forgetting": "npo or rmu"}
+    instead = {"forgets_too_much": "grad_diff (its retain term protects utility)",
+               "not_forgetting": "npo or rmu"}
     def loss(self, model, batch, ref_model=None):
         logits = joint_forward(model, batch, ["forget"])["forget"]              # (B, T, V)
         nll = mean_nll(*token_logps(logits, batch["forget"]["labels"]))

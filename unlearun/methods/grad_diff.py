@@ -14,7 +14,8 @@ from .grad_ascent import grad_ascent_loss
 __all__ = ['grad_diff_loss', 'GradDiff']
 
 # %% ../../nbs/11_methods.grad_diff.ipynb #38dc6ace
-def grad_diff_loss(forget_nll:torch.Tensor, retain_term:torch.Tensor, gamma:float=1.0, alpha:float=1.0) -> torch.Tensor:
+def grad_diff_loss(forget_nll:torch.Tensor, retain_term:torch.Tensor, gamma:float=1.0,
+                   alpha:float=1.0) -> torch.Tensor:
     "`L = gamma * (-NLL(forget)) + alpha * R(retain)`."
     return gamma * grad_ascent_loss(forget_nll) + alpha * retain_term
 

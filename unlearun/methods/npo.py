@@ -28,7 +28,7 @@ def npo_loss(logps:torch.Tensor, # (B,) log p_theta(y|x): sums over answer token
 class NPO(ForgetRetainMethod):
     "Negative preference optimisation with a retain term (Zhang et al. 2024)."
     beta: float = 0.1               # inverse temperature; beta -> 0 is gradient ascent
-    precompute_ref: bool = True     # reference log-probs once before training (False: a frozen copy at every step)
+    precompute_ref: bool = True     # reference log-probs up front (False: a frozen copy each step)
 
     def check(self):
         super().check()
@@ -39,10 +39,12 @@ class NPO(ForgetRetainMethod):
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
         if self.precompute_ref:   # the model has not been trained yet: it *is* the reference
-            dataset.add_extra("ref_logps", precompute_logps(model, dataset.forget.examples, tokenizer.pad_token_id))
+            dataset.add_extra("ref_logps", precompute_logps(model, dataset.forget.examples,
+                                                            tokenizer.pad_token_id))
 
     def forget_term(self, logits, batch, ref_model=None):
         lp, mask = token_logps(logits["forget"], batch["forget"]["labels"])     # (B, T-1)
         logps = sequence_logps(lp, mask)[0]                                     # (B,)
-        ref = batch["ref_logps"] if self.precompute_ref else reference_logps(ref_model, batch, ["forget"])["forget"]
+        ref = (batch["ref_logps"] if self.precompute_ref
+               else reference_logps(ref_model, batch, ["forget"])["forget"])
         return npo_loss(logps, ref.to(logps), self.beta), {"forget_nll": mean_nll(lp, mask).item()}

@@ -9,7 +9,8 @@ import numpy as np, torch
 import torch.distributed as dist
 from ..config import check_number
 from ..data import IGNORE_INDEX
-from ..losses import RETAIN_TERMS, joint_forward, mean_nll, precompute_logps, retain_term, token_logps
+from ..losses import (RETAIN_TERMS, joint_forward, mean_nll, precompute_logps, retain_term,
+                             token_logps)
 from .base import ForgetRetainMethod, register
 
 # %% auto #0
@@ -18,17 +19,21 @@ __all__ = ['logit_margin_flattening', 'lagrangian', 'dual_step', 'starting_retai
 # %% ../../nbs/19b_methods.pdu.ipynb #732cb640
 def logit_margin_flattening(logits:torch.Tensor, # (B, n, V) logits of the last n positions
                             labels:torch.Tensor, # (B, T) with IGNORE_INDEX outside the answer
-                            ou_mask:bool=False, # OpenUnlearning's positions: the answer tokens' own (see below)
+                            ou_mask:bool=False, # OpenUnlearning's: answer tokens' own positions
                            ) -> torch.Tensor:
-    "Mean over the positions predicting answer tokens of (max_v z - mean_v z)^2: zero when the prediction is uniform."
-    labels = labels[:, labels.shape[1] - logits.shape[1]:]                  # the positions the logits cover
-    z, mask = (logits, labels != IGNORE_INDEX) if ou_mask else (logits[:, :-1], labels[:, 1:] != IGNORE_INDEX)
+    ("Mean over the positions predicting answer tokens of (max_v z - mean_v z)^2: zero when the "
+     "prediction is uniform.")
+    labels = labels[:, labels.shape[1] - logits.shape[1]:]          # the positions the logits cover
+    z, mask = ((logits, labels != IGNORE_INDEX) if ou_mask
+               else (logits[:, :-1], labels[:, 1:] != IGNORE_INDEX))
     z = z.float()
     gap = z.max(-1).values - z.mean(-1)                                     # (B, n or n-1)
     return (gap.pow(2) * mask).sum() / mask.sum().clamp(min=1)
 
-def lagrangian(forget:torch.Tensor, retain:torch.Tensor, dual:float, eps:float, gamma:float=1.0) -> torch.Tensor:
-    "`gamma * L_f + lambda * (L_r - eps)`: the loss the model descends at the current dual variable."
+def lagrangian(forget:torch.Tensor, retain:torch.Tensor, dual:float, eps:float,
+               gamma:float=1.0) -> torch.Tensor:
+    ("`gamma * L_f + lambda * (L_r - eps)`: the loss the model descends at the current dual "
+     "variable.")
     return gamma * forget + dual * (retain - eps)
 
 def dual_step(dual:float, retain:float, eps:float, step_size:float) -> float:
@@ -45,7 +50,8 @@ def _mean_over_processes(x:torch.Tensor) -> float:
     return x.item()
 
 def starting_retain_nll(model, retain, pad_token_id:int=0, seed:int=0, n:int=256) -> float:
-    "Token-mean answer NLL of up to `n` retain examples (drawn with `seed`) under `model`, in one no-grad pass."
+    ("Token-mean answer NLL of up to `n` retain examples (drawn with `seed`) under `model`, in one "
+     "no-grad pass.")
     idx = np.random.default_rng(seed).permutation(len(retain.examples))[:n]
     ex = [retain.examples[i] for i in sorted(idx)]
     tokens = sum(sum(t != IGNORE_INDEX for t in e["labels"][1:]) for e in ex)
@@ -55,13 +61,14 @@ def starting_retain_nll(model, retain, pad_token_id:int=0, seed:int=0, n:int=256
 @register("pdu")
 @dataclass
 class PDU(ForgetRetainMethod):
-    "Logit-margin flattening on forget under a retain-loss bound with a learned dual variable (Entesari et al. 2025)."
-    alpha: float = 100.0             # the dual variable lambda at the start (the retain term's weight)
-    retain_eps: float|None = None    # the bound L_r <= eps; None: (1 + retain_slack) * the starting retain NLL
+    ("Logit-margin flattening on forget under a retain-loss bound with a learned dual variable "
+     "(Entesari et al. 2025).")
+    alpha: float = 100.0             # the dual variable lambda at the start (retain term's weight)
+    retain_eps: float|None = None    # the bound L_r <= eps; None: (1 + retain_slack) * L_r(start)
     retain_slack: float = 0.5        # the tolerance a in eps = (1 + a) * L_r(start)
-    dual_step_size: float = 5.0      # eta in lambda <- max(0, lambda + eta * (L_r - eps)); 0: lambda stays at alpha
+    dual_step_size: float = 5.0      # eta in lambda <- max(0, lambda + eta * (L_r - eps)); 0: fixed
     dual_warmup_epochs: int = 0      # whole epochs with lambda held at alpha before it moves
-    ou_mask: bool = False            # OpenUnlearning's positions: logits at the answer tokens, not before them
+    ou_mask: bool = False            # OpenUnlearning's: logits at answer tokens, not before them
     retain_knobs = ("alpha", "dual_step_size")
     instead = {"not_forgetting": "npo or grad_diff (no bound holding the forget term back)"}
 
@@ -69,32 +76,40 @@ class PDU(ForgetRetainMethod):
         super().check()
         self.retain_slack = check_number("retain_slack", self.retain_slack, "non-negative")
         self.dual_step_size = check_number("dual_step_size", self.dual_step_size, "non-negative")
-        self.dual_warmup_epochs = check_number("dual_warmup_epochs", self.dual_warmup_epochs, "non-negative", integer=True)
-        if self.retain_eps is not None: self.retain_eps = check_number("retain_eps", self.retain_eps, "any")
-        elif RETAIN_TERMS[self.retain_loss_type].needs_reference:   # it compares with the starting model
-            raise ValueError(f"retain_loss_type={self.retain_loss_type!r} starts at 0, so a bound relative to the "
-                             "starting model is 0: give retain_eps.")
+        self.dual_warmup_epochs = check_number("dual_warmup_epochs", self.dual_warmup_epochs,
+                                               "non-negative", integer=True)
+        if self.retain_eps is not None:
+            self.retain_eps = check_number("retain_eps", self.retain_eps, "any")
+        elif RETAIN_TERMS[self.retain_loss_type].needs_reference:  # relative to the starting model
+            raise ValueError(f"retain_loss_type={self.retain_loss_type!r} starts at 0, so a bound "
+                             "relative to the starting model is 0: give retain_eps.")
         self.dual, self.eps, self._dataset = None, self.retain_eps, None
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
         self.dual, self._dataset = float(self.alpha), dataset
-        if self.retain_eps is None:   # the model has not been trained yet: it *is* the starting model
-            self.eps = (1 + self.retain_slack) * starting_retain_nll(model, dataset.retain, tokenizer.pad_token_id, dataset.seed)
+        # the model has not been trained yet: it *is* the starting model
+        if self.retain_eps is None:
+            self.eps = (1 + self.retain_slack) * starting_retain_nll(
+                model, dataset.retain, tokenizer.pad_token_id, dataset.seed)
 
     def forget_term(self, logits, batch, ref_model=None):
         z, labels = logits["forget"], batch["forget"]["labels"]
-        return logit_margin_flattening(z, labels, self.ou_mask), {"forget_nll": mean_nll(*token_logps(z, labels)).item()}
+        return (logit_margin_flattening(z, labels, self.ou_mask),
+                {"forget_nll": mean_nll(*token_logps(z, labels)).item()})
 
     def loss(self, model, batch, ref_model=None):
-        if self.eps is None: raise RuntimeError("PDU.prepare sets the retain bound before training; call it first.")
-        logits = joint_forward(model, batch, ["forget", "retain"])                 # one forward for both parts
+        if self.eps is None:
+            raise RuntimeError("PDU.prepare sets the retain bound before training; call it first.")
+        logits = joint_forward(model, batch, ["forget", "retain"])      # one forward for both parts
         forget, logs = self.forget_term(logits, batch, ref_model)
         retain = retain_term(self.retain_loss_type, logits["retain"], batch["retain"], ref_model)
         dual = float(self.alpha) if self.dual is None else self.dual
         loss = lagrangian(forget, retain, dual, self.eps, self.gamma)
-        if self._dataset is None or self._dataset.epoch >= self.dual_warmup_epochs:   # after the warm start
+        # after the warm start
+        if self._dataset is None or self._dataset.epoch >= self.dual_warmup_epochs:
             self.dual = dual_step(dual, _mean_over_processes(retain), self.eps, self.dual_step_size)
-        return loss, {"forget_loss": forget.item(), "retain_loss": retain.item(), "lambda": dual, **logs}
+        return loss, {"forget_loss": forget.item(), "retain_loss": retain.item(), "lambda": dual,
+                      **logs}
 
     def finish(self, model):
         self._dataset = None

@@ -18,17 +18,21 @@ __all__ = ['decoder_layers', 'mlp_out_proj', 'default_target_layer', 'check_laye
            'activation_mse', 'rmu_loss', 'RMU']
 
 # %% ../../nbs/15_methods.rmu.ipynb #58901b30
-_LAYOUTS = [("model", "layers", "down_proj"), ("transformer", "h", "c_proj")]  # (base attribute, layers, MLP out)
+# (base attribute, layers, MLP out)
+_LAYOUTS = [("model", "layers", "down_proj"), ("transformer", "h", "c_proj")]
 
 def decoder_layers(model:nn.Module) -> tuple[nn.Module, str, nn.ModuleList]:
     "The module holding the decoder layers, their attribute name, and the layers."
-    model = unwrap_model(model)                       # DDP / LoRA wrappers: the layers live in the base model
+    # DDP / LoRA wrappers: the layers live in the base model
+    model = unwrap_model(model)
     for base, attr, _ in _LAYOUTS:
         owner = getattr(model, base, None)
         layers = getattr(owner, attr, None)
         if isinstance(layers, nn.ModuleList): return owner, attr, layers
-    raise ValueError(f"RMU cannot find the decoder layers of {type(model).__name__}: supported are Llama-style "
-                     "models (`model.layers`, `mlp.down_proj`) and GPT-2-style models (`transformer.h`, `mlp.c_proj`).")
+    raise ValueError(f"RMU cannot find the decoder layers of {type(model).__name__}: "
+                     "supported are Llama-style "
+                     "models (`model.layers`, `mlp.down_proj`) and GPT-2-style models "
+                     "(`transformer.h`, `mlp.c_proj`).")
 
 def mlp_out_proj(layer:nn.Module) -> nn.Module:
     "The MLP output projection of a decoder layer (`mlp.down_proj` or `mlp.c_proj`)."
@@ -38,24 +42,28 @@ def mlp_out_proj(layer:nn.Module) -> nn.Module:
     raise ValueError(f"RMU cannot find the MLP output projection of {type(layer).__name__}.")
 
 def default_target_layer(n_layers:int) -> int:
-    "WMDP's depth ratio, layer 7 of 32: `round(7 * n_layers / 32)`, at least 1, at most the last layer."
+    ("WMDP's depth ratio, layer 7 of 32: `round(7 * n_layers / 32)`, at least 1, "
+     "at most the last layer.")
     return min(n_layers - 1, max(1, int(7 * n_layers / 32 + 0.5)))
 
 def check_layer(layer:int, n_layers:int, what:str="target_layer", model_name:str="the model"):
     "Raise ValueError unless 0 <= layer < n_layers."
     if not (isinstance(layer, int) and 0 <= layer < n_layers):
-        raise ValueError(f"{what}={layer!r} is out of range: {model_name} has {n_layers} decoder layers (0..{n_layers - 1}).")
+        raise ValueError(f"{what}={layer!r} is out of range: {model_name} has {n_layers} "
+                         f"decoder layers (0..{n_layers - 1}).")
 
 # %% ../../nbs/15_methods.rmu.ipynb #81bc224d
-def hidden_at(model:nn.Module, layer:int, input_ids:torch.Tensor, attention_mask:torch.Tensor) -> torch.Tensor:
+def hidden_at(model:nn.Module, layer:int, input_ids:torch.Tensor,
+              attention_mask:torch.Tensor) -> torch.Tensor:
     "Output (B, T, d) of decoder layer `layer`, running no later layer and no LM head."
-    base = unwrap_model(model)                        # DDP / LoRA wrappers: the layers live in the base model
+    # DDP / LoRA wrappers: the layers live in the base model
+    base = unwrap_model(model)
     owner, attr, layers = decoder_layers(base)
     head, store = getattr(base, "lm_head", None), {}
     def hook(module, args, out): store["h"] = out[0] if isinstance(out, tuple) else out
     handle = layers[layer].register_forward_hook(hook)
-    # the forward pass runs to its end on a model cut after layer (so a DDP wrapper sees a complete forward and
-    # synchronises the gradients), with the LM head replaced by the identity
+    # the forward pass runs to its end on a model cut after layer (so a DDP wrapper sees a complete
+    # forward and synchronises the gradients), with the LM head replaced by the identity
     try:
         setattr(owner, attr, nn.ModuleList(list(layers)[:layer + 1]))
         if head is not None: base.lm_head = nn.Identity()
@@ -88,8 +96,10 @@ def activation_mse(h:torch.Tensor, # (B, T, d) activations
     se = (h.float() - target.float()).pow(2).mean(-1)                         # (B, T)
     return (se * mask).sum() / mask.sum().clamp(min=1)
 
-def rmu_loss(h_forget, control, forget_mask, h_retain, h_retain_frozen, retain_mask, alpha:float=1.0):
-    "`L = mse(h_forget, c*u) + alpha * mse(h_retain, h_retain_frozen)`; returns (loss, forget term, retain term)."
+def rmu_loss(h_forget, control, forget_mask, h_retain, h_retain_frozen, retain_mask,
+             alpha:float=1.0):
+    ("`L = mse(h_forget, c*u) + alpha * mse(h_retain, h_retain_frozen)`; "
+     "returns (loss, forget term, retain term).")
     forget = activation_mse(h_forget, control, forget_mask)
     retain = activation_mse(h_retain, h_retain_frozen, retain_mask)
     return forget + alpha * retain, forget, retain
@@ -99,12 +109,12 @@ def rmu_loss(h_forget, control, forget_mask, h_retain, h_retain_frozen, retain_m
 @dataclass
 class RMU(UnlearningMethod):
     "Representation misdirection (Li et al. 2024, WMDP), optionally adaptive (Dang et al. 2025)."
-    steering_coeff: float = 6.5                   # c; with adaptive=True, c = steering_coeff * mean ||h_frozen(x_f)||
-    alpha: float = 1.0                            # weight of the retain term (WMDP used 1200: see "Choosing alpha")
-    target_layer: int|None = None                 # decoder layer whose output is steered; default round(7/32 * depth)
-    trainable_layers: list[int]|None = None       # layers whose MLP output projection is trained; default l-2..l
-    adaptive: bool = False                        # scale c by the forget activations' norm (adaptive RMU)
-    answer_only: bool = False                     # average over answer tokens only (default: all non-padding tokens)
+    steering_coeff: float = 6.5                   # c (adaptive: times mean ||h_frozen(x_f)||)
+    alpha: float = 1.0                            # retain weight (WMDP used 1200; "Choosing alpha")
+    target_layer: int|None = None                 # steered decoder layer; default round(7/32*depth)
+    trainable_layers: list[int]|None = None       # trained layers (MLP output proj); default l-2..l
+    adaptive: bool = False                        # scale c by the forget activations' norm
+    answer_only: bool = False                     # only answer tokens count (else all non-padding)
     needs_retain = True
     forget_knobs, retain_knobs = ("steering_coeff",), ("alpha",)
 
@@ -115,32 +125,43 @@ class RMU(UnlearningMethod):
         self._frozen, self._saved_requires_grad = None, None
 
     def _mask(self, part):
-        return (part["labels"] != IGNORE_INDEX) if self.answer_only else part["attention_mask"].bool()
+        return ((part["labels"] != IGNORE_INDEX) if self.answer_only
+                else part["attention_mask"].bool())
 
     def prepare(self, model, tokenizer, dataset, ref_model=None):
         n = len(decoder_layers(model)[2]); name = type(model).__name__
         self.layer = default_target_layer(n) if self.target_layer is None else self.target_layer
         check_layer(self.layer, n, "target_layer", name)
-        trained = self.trainable_layers if self.trainable_layers is not None else range(max(0, self.layer - 2), self.layer + 1)
+        trained = (self.trainable_layers if self.trainable_layers is not None
+                   else range(max(0, self.layer - 2), self.layer + 1))
         self.layers_trained = sorted(set(trained))
         for l in self.layers_trained:
             check_layer(l, n, "trainable_layers", name)
-            if l > self.layer: raise ValueError(f"trainable_layers: layer {l} is after target_layer={self.layer}, so it cannot change the loss.")
+            if l > self.layer:
+                raise ValueError(f"trainable_layers: layer {l} is after target_layer={self.layer}, "
+                                 "so it cannot change the loss.")
         lora = is_peft_model(model)
         # LoRA: the frozen activations are the base model's with adapters disabled (no copy)
-        self._frozen = reference_model(model) if lora else truncated_frozen_copy(model, self.layer + 1)
+        self._frozen = (reference_model(model) if lora
+                        else truncated_frozen_copy(model, self.layer + 1))
         self._saved_requires_grad = [(p, p.requires_grad) for p in model.parameters()]
         for p in model.parameters(): p.requires_grad_(False)
         layers = decoder_layers(unwrap_model(model))[2]
-        for l in self.layers_trained:   # LoRA: only the adapters of these projections train, never the base weights
-            for n_, p in mlp_out_proj(layers[l]).named_parameters(): p.requires_grad_(not lora or "lora_" in n_)
+        # LoRA: only the adapters of these projections train, never the base weights
+        for l in self.layers_trained:
+            for n_, p in mlp_out_proj(layers[l]).named_parameters():
+                p.requires_grad_(not lora or "lora_" in n_)
         if lora and not any(p.requires_grad for p in model.parameters()):
-            raise ValueError("RMU with LoRA trains the adapters of the MLP output projections of trainable_layers, "
-                             "but they have none: target them, e.g. LoraConfig(target_modules=r'.*mlp\\.(down_proj|c_proj)').")
+            raise ValueError("RMU with LoRA trains the adapters of the MLP output projections "
+                             "of trainable_layers, "
+                             "but they have none: target them, "
+                             "e.g. LoraConfig(target_modules=r'.*mlp\\.(down_proj|c_proj)').")
         d, device = unwrap_model(model).config.hidden_size, next(model.parameters()).device
-        u = torch.rand(d, generator=torch.Generator().manual_seed(dataset.seed))  # uniform, then unit length
+        # uniform, then unit length
+        u = torch.rand(d, generator=torch.Generator().manual_seed(dataset.seed))
         u = u / u.norm()
-        c = self.steering_coeff * (self._forget_norm(dataset, tokenizer.pad_token_id, device) if self.adaptive else 1.0)
+        c = self.steering_coeff * (self._forget_norm(dataset, tokenizer.pad_token_id, device)
+                                   if self.adaptive else 1.0)
         self.control = (c * u).to(device)
 
     @torch.no_grad()
@@ -148,17 +169,21 @@ class RMU(UnlearningMethod):
         "Mean norm of the frozen model's forget activations at the target layer (adaptive RMU)."
         total, count, ex = 0.0, 0, dataset.forget.examples
         for i in range(0, len(ex), batch_size):
-            b = {k: v.to(device) for k, v in pad_examples(ex[i:i + batch_size], pad_token_id).items()}
-            h, m = hidden_at(self._frozen, self.layer, b["input_ids"], b["attention_mask"]), self._mask(b)
+            b = {k: v.to(device)
+                 for k, v in pad_examples(ex[i:i + batch_size], pad_token_id).items()}
+            h, m = (hidden_at(self._frozen, self.layer, b["input_ids"], b["attention_mask"]),
+                    self._mask(b))
             total += (h.float().norm(dim=-1) * m).sum().item(); count += m.sum().item()
         return total / max(count, 1)
 
     def loss(self, model, batch, ref_model=None):
         parts = ["forget", "retain"]
         ids, att = concat_parts(batch, parts)
-        h = split_parts(hidden_at(model, self.layer, ids, att), batch, parts)     # one truncated forward
+        # one truncated forward
+        h = split_parts(hidden_at(model, self.layer, ids, att), batch, parts)
         r = batch["retain"]
-        with torch.no_grad(): h_r0 = hidden_at(self._frozen, self.layer, r["input_ids"], r["attention_mask"])
+        with torch.no_grad():
+            h_r0 = hidden_at(self._frozen, self.layer, r["input_ids"], r["attention_mask"])
         loss, forget, retain = rmu_loss(h["forget"], self.control, self._mask(batch["forget"]),
                                         h["retain"], h_r0, self._mask(r), self.alpha)
         return loss, {"forget_loss": forget.item(), "retain_loss": retain.item()}

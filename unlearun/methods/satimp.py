@@ -14,11 +14,12 @@ from .base import ForgetRetainMethod, register
 __all__ = ['token_weighted_logp', 'satimp_loss', 'SatImp']
 
 # %% ../../nbs/18_methods.satimp.ipynb #b30f6a27
-def token_weighted_logp(logp:torch.Tensor, # (B, T-1) answer-token log-probs (zero outside the answer)
+def token_weighted_logp(logp:torch.Tensor, # (B, T-1) answer-token log-probs (0 outside the answer)
                         mask:torch.Tensor, # (B, T-1) answer mask
-                        weights:torch.Tensor, # (B, T-1) a weight per token (no gradient flows into it)
+                        weights:torch.Tensor, # (B, T-1) a weight per token (gets no gradient)
                        ) -> torch.Tensor:
-    "`(1/N) * sum of sg(weight) * log p` over the N answer tokens: gradient ascent with per-token weights."
+    ("`(1/N) * sum of sg(weight) * log p` over the N answer tokens: gradient ascent with "
+     "per-token weights.")
     return (weights.detach() * logp * mask).sum() / mask.sum().clamp(min=1)
 
 def satimp_loss(logp:torch.Tensor, # (B, T-1) answer-token log-probs
@@ -34,11 +35,13 @@ def satimp_loss(logp:torch.Tensor, # (B, T-1) answer-token log-probs
 @register("satimp")
 @dataclass
 class SatImp(ForgetRetainMethod):
-    "Gradient ascent with saturation and importance token weights, with a retain term (Yang et al. 2025)."
+    ("Gradient ascent with saturation and importance token weights, with a retain term "
+     "(Yang et al. 2025).")
     alpha: float = 0.1              # weight of the retain term (the authors' 0.1)
-    beta1: float = 5.0              # saturation: weight p^beta1 fades on tokens that are already unlikely
-    beta2: float = 0.1              # importance: weight (1 - p)^beta2 fades on tokens the model is certain of
-    instead = {"not_forgetting": "wga or npo (SatImp's weights make small steps on memorised answers)"}
+    beta1: float = 5.0              # saturation: weight p^beta1 fades on tokens already unlikely
+    beta2: float = 0.1              # importance: weight (1 - p)^beta2 fades on near-certain tokens
+    instead = {"not_forgetting":
+               "wga or npo (SatImp's weights make small steps on memorised answers)"}
 
     def check(self):
         super().check()
@@ -47,4 +50,5 @@ class SatImp(ForgetRetainMethod):
 
     def forget_term(self, logits, batch, ref_model=None):
         lp, mask = token_logps(logits["forget"], batch["forget"]["labels"])     # (B, T-1)
-        return satimp_loss(lp, mask, self.beta1, self.beta2), {"forget_nll": mean_nll(lp, mask).item()}
+        return (satimp_loss(lp, mask, self.beta1, self.beta2),
+                {"forget_nll": mean_nll(lp, mask).item()})

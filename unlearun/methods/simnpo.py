@@ -33,9 +33,11 @@ class SimNPO(ForgetRetainMethod):
 
     def check(self):
         super().check()
-        self.beta, self.delta = check_number("beta", self.beta), check_number("delta", self.delta, "any")
+        self.beta, self.delta = (check_number("beta", self.beta),
+                                 check_number("delta", self.delta, "any"))
 
     def forget_term(self, logits, batch, ref_model=None):
         lp, mask = token_logps(logits["forget"], batch["forget"]["labels"])     # (B, T-1)
         logps, lengths = sequence_logps(lp, mask)                               # (B,), (B,)
-        return simnpo_loss(logps, lengths, self.beta, self.delta), {"forget_nll": mean_nll(lp, mask).item()}
+        return (simnpo_loss(logps, lengths, self.beta, self.delta),
+                {"forget_nll": mean_nll(lp, mask).item()})

@@ -23,21 +23,24 @@ def next_token_labels(logits:torch.Tensor, # (B, n, V) logits of the last n posi
     return y, y != IGNORE_INDEX
 
 def lowered_target(ref_logits:torch.Tensor, # (..., V) the teacher's logits
-                   labels:torch.Tensor, # (...) the token to make less likely at each position (IGNORE_INDEX: none)
+                   labels:torch.Tensor, # (...) token to lower at each position; IGNORE_INDEX: none
                    beta:float, # by how much its logit is lowered (inf: probability 0)
-                   wrap_ignored:bool=False, # lower token V-100 where the label is -100, as OpenUnlearning's indexing does
+                   wrap_ignored:bool=False, # lower token V-100 at label -100, like OpenUnlearning
                   ) -> torch.Tensor:
-    "`softmax(ref_logits - beta * onehot(labels))`, (..., V): the teacher's distribution with the label token lowered."
+    ("`softmax(ref_logits - beta * onehot(labels))`, (..., V): the teacher's distribution with the "
+     "label token lowered.")
     z = ref_logits.float()
     ignored = labels == IGNORE_INDEX
-    idx = torch.where(ignored, labels + z.shape[-1], labels) if wrap_ignored else labels.clamp(min=0)
+    idx = (torch.where(ignored, labels + z.shape[-1], labels) if wrap_ignored
+           else labels.clamp(min=0))
     drop = torch.full_like(z[..., :1], -float(beta))
-    if not wrap_ignored: drop = drop.masked_fill(ignored.unsqueeze(-1), 0.0)   # nothing lowered outside the answer
+    # nothing lowered outside the answer
+    if not wrap_ignored: drop = drop.masked_fill(ignored.unsqueeze(-1), 0.0)
     return torch.softmax(z.scatter_add(-1, idx.unsqueeze(-1), drop), -1)
 
 def soft_cross_entropy(logits:torch.Tensor, # (..., V) the trained model's logits
                        target:torch.Tensor, # (..., V) a distribution (no gradient flows into it)
-                       mask:torch.Tensor|None=None, # (...) positions that count; None: every position
+                       mask:torch.Tensor|None=None, # (...) positions that count; None: all
                       ) -> torch.Tensor:
     "Mean over the masked positions of `-sum_v target_v * log softmax(logits)_v`."
     ce = -(target.detach() * torch.log_softmax(logits.float(), -1)).sum(-1)
@@ -45,13 +48,14 @@ def soft_cross_entropy(logits:torch.Tensor, # (..., V) the trained model's logit
 
 # %% ../../nbs/16_methods.undial.ipynb #8a1869e8
 def undial_loss(logits:torch.Tensor, # (B, n, V) the trained model's logits at the last n positions
-                ref_logits:torch.Tensor, # (B, n', V) the starting model's logits at the last n' positions
+                ref_logits:torch.Tensor, # (B, n', V) the starting model's logits, last n' positions
                 labels:torch.Tensor, # (B, T) with IGNORE_INDEX outside the answer
                 beta:float=10.0, # how far the answer token's logit is lowered in the teacher
-                ou_compat:bool=False, # OpenUnlearning's way: every position averaged (see "OpenUnlearning's variant")
+                ou_compat:bool=False, # all positions averaged (see "OpenUnlearning's variant")
                ) -> torch.Tensor:
-    "Mean cross entropy from the model to `softmax(ref_logits - beta * onehot(answer token))` over the answer tokens."
-    n = min(logits.shape[1], ref_logits.shape[1])                           # both end at the last position
+    ("Mean cross entropy from the model to `softmax(ref_logits - beta * onehot(answer token))` "
+     "over the answer tokens.")
+    n = min(logits.shape[1], ref_logits.shape[1])                    # both end at the last position
     logits, ref_logits = logits[:, -n:], ref_logits[:, -n:]
     y, mask = next_token_labels(logits, labels)                              # (B, n-1)
     target = lowered_target(ref_logits[:, :-1], y, beta, wrap_ignored=ou_compat)   # (B, n-1, V)
@@ -61,9 +65,10 @@ def undial_loss(logits:torch.Tensor, # (B, n, V) the trained model's logits at t
 @register("undial")
 @dataclass
 class UNDIAL(ForgetRetainMethod):
-    "Self-distillation with the answer token's logit lowered in the starting model's predictions (Dong et al. 2024)."
-    beta: float = 10.0              # how far the answer token's logit is lowered in the teacher (the paper's gamma)
-    ou_compat: bool = False         # OpenUnlearning's computation: every position of the forget batch averaged
+    ("Self-distillation with the answer token's logit lowered in the starting model's predictions "
+     "(Dong et al. 2024).")
+    beta: float = 10.0       # how far the teacher's answer-token logit is lowered (paper's gamma)
+    ou_compat: bool = False  # OpenUnlearning's way: every position of the forget batch averaged
     forget_knobs = ("gamma", "beta")
     instead = {"not_forgetting": "npo or ce_u (UNDIAL's fixed target bounds how far it moves)"}
 
@@ -71,16 +76,19 @@ class UNDIAL(ForgetRetainMethod):
         super().check()
         self.beta = check_number("beta", self.beta, "non-negative")
 
+    # the teacher's full distribution at every answer position
     @property
-    def forget_needs_reference(self): return True        # the teacher's full distribution at every answer position
+    def forget_needs_reference(self): return True
 
     @property
     def answer_logits_only(self): return not self.ou_compat
 
     def forget_term(self, logits, batch, ref_model=None):
-        if ref_model is None: raise ValueError("UNDIAL needs the starting model as its teacher: pass ref_model.")
+        if ref_model is None:
+            raise ValueError("UNDIAL needs the starting model as its teacher: pass ref_model.")
         with torch.no_grad():                                                 # the teacher, frozen
-            ref = joint_forward(ref_model, batch, ["forget"], answer_logits_only=not self.ou_compat)["forget"]
+            ref = joint_forward(ref_model, batch, ["forget"],
+                                answer_logits_only=not self.ou_compat)["forget"]
         z, labels = logits["forget"], batch["forget"]["labels"]
         loss = undial_loss(z, ref, labels, self.beta, self.ou_compat)
         return loss, {"forget_nll": mean_nll(*token_logps(z, labels)).item()}

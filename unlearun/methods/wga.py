@@ -26,9 +26,11 @@ def wga_loss(logp:torch.Tensor, # (B, T-1) answer-token log-probs (zero outside 
 @register("wga")
 @dataclass
 class WGA(ForgetRetainMethod):
-    "Gradient ascent with each token weighted by its probability, with a retain term (Wang et al. 2025)."
+    ("Gradient ascent with each token weighted by its probability, with a retain term (Wang et al. "
+     "2025).")
     beta: float = 1.0               # the weight of an answer token is p^beta (0: gradient ascent)
-    instead = {"not_forgetting": "npo or grad_diff (WGA's weights fade as the answers become unlikely)"}
+    instead = {"not_forgetting": "npo or grad_diff "
+                                 "(WGA's weights fade as the answers become unlikely)"}
 
     def check(self):
         super().check()
