@@ -150,13 +150,14 @@ def test_lt(a, b):
 def plot_runs(runs:dict, # name -> a smoke_run result
               right:str="retain_loss", # the history key drawn in the right panel
               right_title:str="retain term"):
-    "Forget NLL per step (left) and another logged quantity (right) of several smoke runs, one line each."
+    "Forget NLL per step (left) and another logged quantity (right) of several smoke runs."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(7, 2.5), dpi=144)
-    for name, r in runs.items():
-        h = r["history"]
-        axs[0].plot([x["step"] for x in h], [x["forget_nll"] for x in h], label=name)
-        if h and right in h[0]: axs[1].plot([x["step"] for x in h], [x[right] for x in h], label=name)
+    for i, (name, r) in enumerate(runs.items()):       # one colour per run in both panels
+        h, c = r["history"], f"C{i % 10}"
+        axs[0].plot([x["step"] for x in h], [x["forget_nll"] for x in h], color=c, label=name)
+        if h and right in h[0]:
+            axs[1].plot([x["step"] for x in h], [x[right] for x in h], color=c, label=name)
     axs[0].set_title("forget NLL"); axs[1].set_title(right_title); axs[0].legend(fontsize=7)
     for a in axs: a.set_xlabel("step")
     fig.tight_layout()
