@@ -5,9 +5,10 @@
     python tools/run_nb.py --images-only nbs/*.ipynb                                  # re-encode stored figures
 
 Figures are stored as plain PNG at their own size (not retina: no width/height that halves them on the page), as
-256-colour palette PNGs, a third of the bytes of matplotlib's RGBA and the same to the eye. Progress bars written to stderr are dropped, and an
-output that shows a path of this machine (a home, /tmp or the checkout) stops the run: stored outputs must read the
-same on any machine. Run `nbdev_clean` afterwards.
+256-colour palette PNGs, a third of the bytes of matplotlib's RGBA and the same to the eye. Progress bars written to
+stderr are dropped, and so are warnings raised inside installed packages; the library's own warnings name its files
+relative to the checkout. An output that still shows a path of this machine (a home, /tmp or the checkout) stops the
+run: stored outputs must read the same on any machine. Run `nbdev_clean` afterwards.
 """
 import argparse, base64, io, os, re, sys
 from pathlib import Path
