@@ -1,9 +1,10 @@
-"""Per-step time and peak memory of NPO, DPO and RMU: the cached / truncated way against the naive way.
+"""Per-step time and peak memory of every method, and of NPO, DPO, AltPO and RMU the cached / truncated way against
+the naive way.
 
     python benchmarks/bench_methods.py                 # tiny model and SmolLM2-135M, writes benchmarks/RESULTS_methods.md
     python benchmarks/bench_methods.py --models tiny   # a quick run
 
-Naive means: NPO and DPO run a frozen reference copy on every step (`precompute_ref=False`); RMU runs the whole model
+Naive means: NPO, DPO and AltPO run a frozen reference copy on every step (`precompute_ref=False`); RMU runs the whole model
 (all layers and the LM head) with every parameter requiring grad and a full frozen copy, the optimiser still updating
 only the MLP projections RMU trains. Each configuration runs in a fresh subprocess so that its peak resident memory
 (VmHWM, reset just before training) is its own. On a GPU, `torch.cuda.max_memory_allocated` is reported instead.
@@ -13,7 +14,12 @@ import argparse, json, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
 
 CONFIGS = [("npo", "cached"), ("npo", "naive"), ("dpo", "cached"), ("dpo", "naive"), ("rmu", "truncated"),
-           ("rmu", "naive")]
+           ("rmu", "naive"), ("altpo", "cached"), ("altpo", "naive"), ("grad_ascent", "default"),
+           ("grad_diff", "default"), ("simnpo", "default"), ("undial", "default"), ("satimp", "default"),
+           ("wga", "default"), ("ce_u", "default"), ("pdu", "default")]
+CACHED = ("npo", "dpo", "altpo")      # methods with a `precompute_ref` switch
+# AltPO writes its alternates before training (one-time setup): one short alternate per question here
+METHOD_ARGS = {"altpo": dict(n_alternates=1, max_new_tokens=32)}
 HERE = Path(__file__).resolve().parent
 
 
@@ -84,15 +90,19 @@ def worker(model_name, method, mode, steps, batch_size, max_length=256):
         finally: h.remove()
         return store["h"]
 
-    times, marks = [], {}
+    times, marks, passes = [], {}, []
+    calls = [0]    # every pass of the trained model, whole or truncated, embeds its input once
+    emb = model.get_input_embeddings()    # (a frozen copy deep-copies the hook: count this module's calls only)
+    emb.register_forward_pre_hook(lambda mod, _: calls.__setitem__(0, calls[0] + (mod is emb)))
     class Timer(TrainerCallback):
         def on_train_begin(self, *a, **k): marks["train_begin"] = time.perf_counter()
         def on_step_begin(self, *a, **k):
             if device == "cuda": torch.cuda.synchronize()
-            marks["t"] = time.perf_counter()
+            marks["t"], marks["calls"] = time.perf_counter(), calls[0]
         def on_step_end(self, *a, **k):
             if device == "cuda": torch.cuda.synchronize()
             times.append(time.perf_counter() - marks["t"])
+            passes.append(calls[0] - marks["calls"])
 
     out_dir = tempfile.mkdtemp()
     args = make_training_args(out_dir, batch_size=batch_size, learning_rate=1e-5, max_steps=steps, device=device,
@@ -114,15 +124,21 @@ def worker(model_name, method, mode, steps, batch_size, max_length=256):
         finally: rmu_mod.hidden_at = saved
         extra = dict(target_layer=m.layer, trained_layers=m.layers_trained)
     else:
-        kw = {"precompute_ref": mode == "cached"} if method in ("npo", "dpo") else {}
-        m = get_method(method, **kw)
+        kw = {"precompute_ref": mode == "cached"} if method in CACHED else {}
+        m = get_method(method, **kw, **METHOD_ARGS.get(method, {}))
         train_method(m, model, tok, forget, retain, args=args, callbacks=[Timer()])
         extra = dict(target_layer=m.layer, trained_layers=m.layers_trained) if method == "rmu" else {}
+    if method == "rmu":
+        reference = "full copy" if mode == "naive" else f"first {m.layer + 1} layers"
+    else:
+        reference = ("full copy" if m.needs_reference else
+                     "cached log-probs" if getattr(m, "precompute_ref", False) else "none")
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
             else (_rss_mb("VmHWM") if reset else __import__("resource").getrusage(0).ru_maxrss / 1024))
     return dict(model=model_name, method=method, mode=mode, device=device, steps=len(times), load=os.getloadavg()[0],
                 batch_size=batch_size,
                 step_s=times[1:],  # the first step warms up (allocations, kernels)
+                passes=max(passes), reference=reference,
                 setup_s=marks["train_begin"] - start, peak_mb=peak, base_rss_mb=base_rss, params=n_params,
                 data=data_src, peak_kind="cuda max_memory_allocated" if device == "cuda" else
                 ("VmHWM (reset before training)" if reset else "ru_maxrss (whole process)"), **extra)
@@ -156,10 +172,17 @@ def report(results, mach, wall):
              "*naive*: whole model forward, every parameter requiring grad, full frozen copy (same optimiser).", "",
              "The CPUs are shared with other jobs: the last column is the 1-minute load average when the run ended",
              "(2 means both cores busy); step times on a loaded machine are noisy, so read ratios with that in mind.", "",
-             "| model | method | mode | step (s) | steps | one-time setup (s) | peak memory (MiB) | above loaded model (MiB) | load |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+             "*passes / step*: how many times a training step runs the trained model (counted at its input",
+             "embedding; forget and retain examples share one pass); *reference*: what the method keeps of the",
+             "starting model. UNDIAL's teacher is the starting model's whole next-token distribution at every answer",
+             "position, which cached log-probs cannot stand in for (TOFU forget01 at 192 tokens and SmolLM2's 49,152",
+             "tokens: 1.4 GiB in fp32), so it keeps a frozen copy. AltPO writes one alternate of at most 32 tokens per",
+             "question here (its one-time setup; the default is 5 of at most 200).", "",
+             "| model | method | mode | step (s) | steps | passes / step | reference | one-time setup (s) | peak memory (MiB) | above loaded model (MiB) | load |",
+             "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
     for r in results:
         lines.append(f"| {r['model']} | {r['method']} | {r['mode']} | {median(r['step_s']):.3f} | {len(r['step_s'])} | "
+                     f"{r['passes']} | {r['reference']} | "
                      f"{r['setup_s']:.2f} | {r['peak_mb']:.0f} | {r['peak_mb'] - r['base_rss_mb']:.0f} | {r['load']:.1f} |")
     lines += ["", "## Ratios (naive / default)", "",
               "| model | method | step-time speed-up | peak memory saved (MiB) | saved in model copies (fp32) |",
@@ -209,7 +232,7 @@ def main():
                 print(p.stdout[-2000:], p.stderr[-4000:], file=sys.stderr)
                 raise SystemExit(f"worker {model} {method} {mode} failed")
             r = json.loads(line[7:]); results.append(r)
-            print(f"{model:8s} {method:4s} {mode:9s} step {median(r['step_s']):.3f} s  peak {r['peak_mb']:.0f} MiB "
+            print(f"{model:8s} {method:11s} {mode:9s} step {median(r['step_s']):.3f} s  peak {r['peak_mb']:.0f} MiB "
                   f"(+{r['peak_mb'] - r['base_rss_mb']:.0f})  setup {r['setup_s']:.2f} s  [{time.time() - t:.0f} s]", flush=True)
     text = report(results, mach, time.time() - start)
     Path(a.out).write_text(text)
