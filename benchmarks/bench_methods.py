@@ -162,7 +162,8 @@ def median(xs):
 
 def report(results, mach, wall):
     lines = ["# Methods benchmark: work done once vs every step", "",
-             f"Produced by `python benchmarks/bench_methods.py` in {wall:.0f} s. Machine: {mach}.", "",
+             f"Produced by `{' '.join(['python', 'benchmarks/bench_methods.py', *sys.argv[1:]])}` in {wall:.0f} s. "
+             f"Machine: {mach}.", "",
              f"Batch size {results[0]['batch_size']} (forget) + the same (retain), AdamW, lr 1e-5; each configuration in a fresh process; step time is",
              "the median over the measured steps after one warm-up step; peak memory is the process's peak resident",
              "memory during `train_method` (VmHWM reset after the model is loaded; on a GPU: max allocated).",
@@ -175,8 +176,9 @@ def report(results, mach, wall):
              "*passes / step*: how many times a training step runs the trained model (counted at its input",
              "embedding; forget and retain examples share one pass); *reference*: what the method keeps of the",
              "starting model. UNDIAL's teacher is the starting model's whole next-token distribution at every answer",
-             "position, which cached log-probs cannot stand in for (TOFU forget01 at 192 tokens and SmolLM2's 49,152",
-             "tokens: 1.4 GiB in fp32), so it keeps a frozen copy. AltPO writes one alternate of at most 32 tokens per",
+             "position, which cached log-probs cannot stand in for (up to 1.4 GiB in fp32 for TOFU forget01: 40",
+             "examples x 192 positions x SmolLM2's 49,152 tokens), so it keeps a frozen copy. AltPO writes one",
+             "alternate of at most 32 tokens per",
              "question here (its one-time setup; the default is 5 of at most 200).", "",
              "| model | method | mode | step (s) | steps | passes / step | reference | one-time setup (s) | peak memory (MiB) | above loaded model (MiB) | load |",
              "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
