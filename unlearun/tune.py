@@ -100,7 +100,8 @@ def tune(self, # an Unlearning with its data loaded
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self.run(batch_size=batch_size, learning_rate=config["learning_rate"],
-                         num_epochs=config["num_epochs"], disable_tqdm=True, **training_args)
+                         num_epochs=config["num_epochs"],
+                         **{"disable_tqdm": True, **training_args})
             after = score()
             d = diagnose(before, after, method0.name, hp, self.training,
                          self.monitor.events if self.monitor else None)

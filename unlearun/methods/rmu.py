@@ -114,7 +114,7 @@ class RMU(UnlearningMethod):
     target_layer: int|None = None                 # steered decoder layer; default round(7/32*depth)
     trainable_layers: list[int]|None = None       # trained layers (MLP output proj); default l-2..l
     adaptive: bool = False                        # scale c by the forget activations' norm
-    answer_only: bool = False                     # only answer tokens count (else all non-padding)
+    answer_only: bool = True                      # only answer tokens count (else all non-padding)
     needs_retain = True
     forget_knobs, retain_knobs = ("steering_coeff",), ("alpha",)
 
